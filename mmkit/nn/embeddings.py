@@ -37,7 +37,9 @@ class SinusoidalPositionalEncoding(nn.Module):
         self.max_len = max_len
         self.dropout = nn.Dropout(dropout)
         position = torch.arange(max_len, dtype=torch.float32)[:, None]  # (max_len, 1)
-        inv_freq = torch.exp(torch.arange(0, d_model, 2, dtype=torch.float32) * (-math.log(10000.0) / d_model))
+        inv_freq = torch.exp(
+            torch.arange(0, d_model, 2, dtype=torch.float32) * (-math.log(10000.0) / d_model)
+        )
         pe = torch.zeros(max_len, d_model)
         pe[:, 0::2] = torch.sin(position * inv_freq)
         pe[:, 1::2] = torch.cos(position * inv_freq[: d_model // 2])

@@ -64,7 +64,9 @@ def next_token(
     if not do_sample:
         return logits.argmax(dim=-1)
     if temperature <= 0:
-        raise InputError(f"temperature must be > 0 when sampling, got {temperature}; use do_sample=False for greedy")
+        raise InputError(
+            f"temperature must be > 0 when sampling, got {temperature}; use do_sample=False for greedy"
+        )
     logits = logits.float() / temperature
     if top_k is not None:
         logits = top_k_filter(logits, top_k)
@@ -102,7 +104,9 @@ def generate(
     if num_beams > 1:
         if do_sample:
             raise InputError("beam search here is deterministic: use num_beams=1 with do_sample=True")
-        return _beam_search(step_fn, input_ids, max_new_tokens, num_beams, eos_token_id, use_cache, length_penalty)
+        return _beam_search(
+            step_fn, input_ids, max_new_tokens, num_beams, eos_token_id, use_cache, length_penalty
+        )
     cache = KVCache() if use_cache else None
     ids = input_ids
     logits = _step(step_fn, ids, ids, cache)
@@ -145,7 +149,11 @@ def _beam_search(
         cand = (scores[:, :, None] + logp.view(b, k, vocab)).view(b, k * vocab)
         # 2k candidates guarantee k survivors that are not EOS.
         top_scores, top_idx = cand.topk(min(2 * k, k * vocab), dim=1)
-        top_scores, top_beam, top_tok = top_scores.tolist(), (top_idx // vocab).tolist(), (top_idx % vocab).tolist()
+        top_scores, top_beam, top_tok = (
+            top_scores.tolist(),
+            (top_idx // vocab).tolist(),
+            (top_idx % vocab).tolist(),
+        )
         rows, toks, new_scores = [], [], []
         for i in range(b):
             kept = []

@@ -29,7 +29,12 @@ class FeedForward(nn.Module):
     """linear2(dropout(activation(linear1(x)))): (B, L, D) -> (B, L, D), applied to every position alone."""
 
     def __init__(
-        self, d_model: int, dim_feedforward: int, dropout: float = 0.0, activation: str = "relu", bias: bool = True
+        self,
+        d_model: int,
+        dim_feedforward: int,
+        dropout: float = 0.0,
+        activation: str = "relu",
+        bias: bool = True,
     ) -> None:
         super().__init__()
         if activation not in _ACTIVATIONS:
@@ -145,7 +150,9 @@ class TransformerDecoderLayer(nn.Module):
         self.last_cross_attn_weights: Tensor | None = None
 
     def _sa(self, x, tgt_key_padding_mask, tgt_is_causal, cache) -> Tensor:
-        out, _ = self.self_attn(x, key_padding_mask=tgt_key_padding_mask, is_causal=tgt_is_causal, cache=cache)
+        out, _ = self.self_attn(
+            x, key_padding_mask=tgt_key_padding_mask, is_causal=tgt_is_causal, cache=cache
+        )
         return self.dropout1(out)
 
     def _ca(self, x, memory, memory_key_padding_mask, need_weights, cache) -> Tensor:

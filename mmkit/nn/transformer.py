@@ -37,7 +37,8 @@ class TransformerEncoder(nn.Module):
         super().__init__()
         ff = dim_feedforward or 4 * d_model
         self.layers = nn.ModuleList(
-            TransformerEncoderLayer(d_model, n_heads, ff, dropout, activation, norm_first) for _ in range(num_layers)
+            TransformerEncoderLayer(d_model, n_heads, ff, dropout, activation, norm_first)
+            for _ in range(num_layers)
         )
         # Pre-norm leaves the residual stream un-normalised after the last block.
         self.norm = nn.LayerNorm(d_model) if norm_first else nn.Identity()
@@ -53,7 +54,9 @@ class TransformerEncoder(nn.Module):
     ) -> Tensor:
         """key_padding_mask (B, N) True = padding; is_causal + cache make it a decoder-only stack."""
         for layer in self.layers:
-            x = layer(x, key_padding_mask, attn_mask, is_causal=is_causal, need_weights=need_weights, cache=cache)
+            x = layer(
+                x, key_padding_mask, attn_mask, is_causal=is_causal, need_weights=need_weights, cache=cache
+            )
         return self.norm(x)
 
 
@@ -74,7 +77,9 @@ class TransformerDecoder(nn.Module):
         super().__init__()
         ff = dim_feedforward or 4 * d_model
         self.layers = nn.ModuleList(
-            TransformerDecoderLayer(d_model, n_heads, ff, dropout, activation, norm_first, memory_dim=memory_dim)
+            TransformerDecoderLayer(
+                d_model, n_heads, ff, dropout, activation, norm_first, memory_dim=memory_dim
+            )
             for _ in range(num_layers)
         )
         self.norm = nn.LayerNorm(d_model) if norm_first else nn.Identity()
@@ -136,7 +141,13 @@ class CausalLM(nn.Module):
         self.pos_emb = LearnedPositionalEmbedding(config.max_len, config.d_model)
         self.drop = nn.Dropout(config.dropout)
         self.blocks = TransformerEncoder(
-            config.d_model, config.n_heads, config.num_layers, config.dim_feedforward, config.dropout, "gelu", True
+            config.d_model,
+            config.n_heads,
+            config.num_layers,
+            config.dim_feedforward,
+            config.dropout,
+            "gelu",
+            True,
         )
         self.lm_head = nn.Linear(config.d_model, config.vocab_size, bias=False)
         self.apply(self._init_weights)
@@ -204,7 +215,9 @@ class CausalLM(nn.Module):
             )
         prompt_mask = None
         if attention_mask is not None:
-            prompt_mask = attention_mask.repeat_interleave(num_beams, dim=0) if num_beams > 1 else attention_mask
+            prompt_mask = (
+                attention_mask.repeat_interleave(num_beams, dim=0) if num_beams > 1 else attention_mask
+            )
 
         def step(ids: Tensor, cache: KVCache | None) -> Tensor:
             mask = None
