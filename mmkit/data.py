@@ -18,9 +18,11 @@ With ``with_audio=True`` every item also gets ``"audio"``: a 0.25 s tone at 16 k
 colour (one pitch per colour). Audio is then redundant with the colour part of the text, which makes it a stand-in
 for the text when the text is missing (a robustness lesson for :class:`mmkit.fusion.LateFusion`).
 
-Factors are assigned from a seeded permutation of the indices, so with ``n`` a multiple of :meth:`balance_period`
-every label, every image factor and every text factor occurs exactly equally often. Each item's pixels, wording and
-noise come from a generator seeded by ``(seed, index)``: ``ds[i]`` is the same whatever order items are read in.
+Factors (shape, colours, wording template) are assigned from a seeded permutation of the indices, so with ``n`` a
+multiple of :meth:`balance_period` every label occurs equally often and so does every label *given each exact text
+string* and given each image shape (paint) or shape and colour (match): no spurious wording-to-label correlation for
+a unimodal model to pick up. Each item's position, size, colour jitter and noise come from a generator seeded by
+``(seed, index)``: ``ds[i]`` is the same whatever order items are read in.
 """
 
 import math
@@ -82,8 +84,8 @@ def tone(colour: str, rng: np.random.Generator) -> torch.Tensor:
 class ShapesColorsDataset(Dataset):
     """``n`` items ``{"image": PIL.Image, "text": str, "label": int}`` (+ ``"audio"``: (4000,) float tensor).
 
-    Every item also carries its factors (``"shape"``, ``"image_colour"``, ``"text_colour"``, and for ``match``
-    ``"text_shape"``) as ints, so a lesson can show what each modality knows; models should not read them.
+    Every item also carries its factors (``"shape"``, ``"image_colour"``, ``"text_colour"``, ``"template"``, and
+    for ``match`` ``"text_shape"``) as ints, so a lesson can show what each modality knows; models should not read them.
     ``num_classes`` and ``class_names`` describe the label. See the module docstring for what each modality alone
     can and cannot tell.
     """
@@ -95,7 +97,7 @@ class ShapesColorsDataset(Dataset):
             raise InputError(f"need n >= 1 and image_size >= 8, got n={n}, image_size={image_size}")
         self.n, self.image_size, self.seed, self.task, self.with_audio = n, image_size, seed, task, with_audio
         self.colours = list(COLOURS)
-        # The permutation spreads the factor combinations evenly over the indices; see _factors.
+        # The permutation spreads the factor combinations evenly over the indices; see factors().
         self._codes = np.random.default_rng(seed).permutation(n)
         if task == "paint":
             self.class_names = [f"{c} {s}" for s in SHAPES for c in self.colours]
@@ -104,39 +106,45 @@ class ShapesColorsDataset(Dataset):
         self.num_classes = len(self.class_names)
 
     def balance_period(self) -> int:
-        """Smallest n for which every factor combination appears equally often (16 for paint, 480 for match)."""
+        """Smallest n for which every factor combination appears equally often (384 for paint, 2880 for match)."""
         k = len(SHAPES) * len(COLOURS)
-        return k if self.task == "paint" else 2 * k * (k - 1)
+        if self.task == "paint":
+            return k * len(PAINT_TEMPLATES) * len(COLOURS)
+        return 2 * k * (k - 1) * len(MATCH_TEMPLATES)
 
     def __len__(self) -> int:
         return self.n
 
-    def _factors(self, index: int, rng: np.random.Generator) -> dict[str, int]:
+    def factors(self, index: int) -> dict[str, int]:
+        """The item's label and factors as ints, without drawing anything: a mixed-radix reading of its code."""
         code, n_colours = int(self._codes[index]), len(COLOURS)
         if self.task == "paint":
-            label = code % (len(SHAPES) * n_colours)
+            label, rest = code % (len(SHAPES) * n_colours), code // (len(SHAPES) * n_colours)
             shape, text_colour = divmod(label, n_colours)
-            image_colour = int(rng.integers(n_colours))  # a distractor: the text decides the colour
-            return {"label": label, "shape": shape, "image_colour": image_colour, "text_colour": text_colour}
+            template, rest = rest % len(PAINT_TEMPLATES), rest // len(PAINT_TEMPLATES)
+            # The colour the shape is drawn in is a distractor: the text decides the label's colour.
+            return {"label": label, "shape": shape, "image_colour": rest % n_colours, "text_colour": text_colour,
+                    "template": template}
         # match: a claim (text) and an image; negatives shift the image to one of the other k - 1 combinations
         # in turn, so every image is a positive as often as a negative.
         k = len(SHAPES) * n_colours
         label, claim, offset = code % 2, (code // 2) % k, 1 + (code // (2 * k)) % (k - 1)
         shown = claim if label == 1 else (claim + offset) % k
         return {"label": label, "shape": shown // n_colours, "image_colour": shown % n_colours,
-                "text_shape": claim // n_colours, "text_colour": claim % n_colours}
+                "text_shape": claim // n_colours, "text_colour": claim % n_colours,
+                "template": (code // (2 * k * (k - 1))) % len(MATCH_TEMPLATES)}
 
     def __getitem__(self, index: int) -> dict:
         if not -self.n <= index < self.n:
             raise IndexError(f"index {index} out of range for {self.n} items")
         index %= self.n
         rng = np.random.default_rng((self.seed, index))
-        f = self._factors(index, rng)
+        f = self.factors(index)
         colour = self.colours[f["text_colour"]]
         if self.task == "paint":
-            text = PAINT_TEMPLATES[rng.integers(len(PAINT_TEMPLATES))].format(c=colour)
+            text = PAINT_TEMPLATES[f["template"]].format(c=colour)
         else:
-            text = MATCH_TEMPLATES[rng.integers(len(MATCH_TEMPLATES))].format(c=colour, s=SHAPES[f["text_shape"]])
+            text = MATCH_TEMPLATES[f["template"]].format(c=colour, s=SHAPES[f["text_shape"]])
         image = draw_shape(SHAPES[f["shape"]], COLOURS[self.colours[f["image_colour"]]], self.image_size, rng)
         item = {"image": image, "text": text, **f}
         if self.with_audio:

@@ -157,7 +157,8 @@ class CrossAttentionFusion(Fusion):
         ctx = torch.cat([self.proj[m](features[m].tokens) for m in others], dim=1)
         ctx_mask = torch.cat([features[m].mask for m in others], dim=1)
         kv = self.norm_kv(ctx)
-        attended, weights = self.attn(self.norm_q(q), kv, kv, key_padding_mask=~ctx_mask, need_weights=need_weights)
+        attended, weights = self.attn(self.norm_q(q), kv, kv, key_padding_mask=~ctx_mask, need_weights=need_weights,
+                                      average_attn_weights=False)
         x = q + attended
         x = x + self.ffn(self.norm_ff(x))
         logits = self.head(masked_mean(x, q_out.mask))

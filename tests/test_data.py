@@ -10,11 +10,12 @@ from mmkit.errors import InputError
 
 
 def factors(ds):
-    """The factors only, without drawing images: (label, what the image shows, what the text says)."""
+    """Without drawing images: (label, what the image shows, what the text says: its exact wording)."""
     rows = []
     for i in range(len(ds)):
-        f = ds._factors(i, np.random.default_rng((ds.seed, i)))
-        rows.append((f["label"], (f["shape"], f["image_colour"]), (f.get("text_shape"), f["text_colour"])))
+        f = ds.factors(i)
+        text = (f.get("text_shape"), f["text_colour"], f["template"])
+        rows.append((f["label"], (f["shape"], f["image_colour"]), text))
     return rows
 
 
@@ -50,21 +51,17 @@ def test_labels_are_exactly_balanced(task):
 
 @pytest.mark.parametrize("task", ["paint", "match"])
 def test_neither_modality_alone_determines_the_label(task):
-    """For every value one modality shows, the labels compatible with it occur equally often: the best a
-    unimodal model can do is guess among them (paint: 1/4 for each modality, match: 1/2)."""
+    """For every image (shape, colour) and every exact text wording, the labels compatible with it occur equally
+    often: the best a unimodal model can do is guess among them (paint: 1/4 for each modality, match: 1/2)."""
     ds = ShapesColorsDataset(1, task=task)
     ds = ShapesColorsDataset(ds.balance_period(), task=task)
     rows = factors(ds)
     for side in (1, 2):
-        if task == "paint" and side == 1:
-            key = [(image[0],) for _, image, _ in rows]  # the image's colour is a distractor: only the shape counts
-        else:
-            key = [r[side] for r in rows]
         by_value = {}
-        for k, (label, _, _) in zip(key, rows):
-            by_value.setdefault(k, Counter())[label] += 1
+        for row in rows:
+            by_value.setdefault(row[side], Counter())[row[0]] += 1
         for value, labels in by_value.items():
-            assert len(labels) >= 2, (side, value)
+            assert len(labels) == (4 if task == "paint" else 2), (side, value, labels)
             assert len(set(labels.values())) == 1, (side, value, labels)
     # ...while both together determine it.
     both = {}
