@@ -5,3 +5,13 @@ The front door is :func:`mmkit.pipeline`; the building blocks live in ``mmkit.nn
 """
 
 __version__ = "0.1.0"
+
+
+def pipeline(task: str, model=None, device=None, quantization=None, **kwargs):
+    """``mmkit.pipeline("text-classification" | "image-captioning" | "cross-modal-retrieval" | "long-text-qa")``.
+
+    See :func:`mmkit.pipelines.pipeline`; imported lazily so that ``import mmkit`` does not load torch models.
+    """
+    from mmkit.pipelines import pipeline as build
+
+    return build(task, model=model, device=device, quantization=quantization, **kwargs)

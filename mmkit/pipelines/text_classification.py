@@ -1,0 +1,169 @@
+"""Text classification: zero-shot over any label list, or a fine-tuned head.
+
+``clf(text_or_list, labels=None)`` returns, for each input, ``[{"label", "score"}, ...]`` sorted by score.
+
+- ``labels=[...]``: zero-shot. Each label is written into a sentence ("This text is about {}." or, for Chinese
+  labels, "这段文字是关于{}的。"), embedded with the sentence encoder, and the text is scored by cosine similarity
+  to each label sentence; a softmax with a fixed temperature turns the similarities into scores.
+- ``labels=None``: the fine-tuned head — the embedded topic classifier, or any hub ``*ForSequenceClassification``.
+
+Lists are run longest-first in batches so that each batch carries little padding, under ``torch.inference_mode()``.
+"""
+
+from __future__ import annotations
+
+import re
+
+import torch
+
+from mmkit.encoders.text import HFTextEncoder
+from mmkit.errors import InputError
+from mmkit.hub import load_auto
+from mmkit.inputs import validate_text
+from mmkit.pipelines.base import Pipeline
+
+ZERO_SHOT_TEMPLATES = {"en": "This text is about {}.", "zh": "这段文字是关于{}的。"}
+# Cosine similarities of sentence embeddings sit in a narrow band; 0.05 spreads them into usable scores.
+ZERO_SHOT_TEMPERATURE = 0.05
+_CJK = re.compile(r"[\u3400-\u9fff]")
+
+
+def label_sentence(label: str, template: str | None = None) -> str:
+    """The sentence a label is embedded as; the Chinese template is used when the label contains CJK characters."""
+    if template is None:
+        template = ZERO_SHOT_TEMPLATES["zh" if _CJK.search(label) else "en"]
+    return template.format(label)
+
+
+def _ranked(probabilities: torch.Tensor, labels: list[str], top_k: int | None) -> list[list[dict]]:
+    """(B, C) probabilities -> per row, the labels sorted by score (the first ``top_k`` when given)."""
+    scores, order = probabilities.sort(dim=-1, descending=True)
+    keep = top_k or len(labels)
+    return [
+        [{"label": labels[j], "score": float(s)} for s, j in zip(row_scores[:keep], row_order[:keep])]
+        for row_scores, row_order in zip(scores.tolist(), order.tolist())
+    ]
+
+
+class TextClassificationPipeline(Pipeline):
+    """``pipeline("text-classification", model=None | hub id | folder)``.
+
+    model=None: the embedded all-MiniLM-L6-v2 for zero-shot and the embedded topic classifier head for
+    ``labels=None``. A hub id or folder whose config names a ``*ForSequenceClassification`` architecture is used as
+    the fine-tuned classifier; any other encoder serves zero-shot.
+    """
+
+    task = "text-classification"
+
+    def __init__(self, model=None, device=None, quantization=None, batch_size: int = 64, template=None):
+        from transformers import AutoConfig
+
+        super().__init__("", device, quantization)
+        self.batch_size = batch_size
+        self.template = template
+        self.sequence_classifier = None
+        self.tokenizer = None
+        if model is None:
+            from mmkit.models import load as load_embedded
+
+            self.encoder = load_embedded("minilm")
+            self.head = load_embedded("topic-classifier", required=False)
+            self.model_name = "all-MiniLM-L6-v2 (embedded) + topic-classifier"
+        else:
+            config = load_auto(AutoConfig, model, alternative="model=None (the embedded MiniLM)")
+            architectures = getattr(config, "architectures", None) or []
+            self.head = None
+            self.model_name = str(model)
+            if any(a.endswith("ForSequenceClassification") for a in architectures):
+                self._load_sequence_classifier(model)
+                self.encoder = None
+            else:
+                self.encoder = HFTextEncoder(model)
+        if self.encoder is not None:
+            self.encoder.to(self.device).eval()
+        self._quantize()
+
+    def _load_sequence_classifier(self, model) -> None:
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        self.tokenizer = load_auto(AutoTokenizer, model)
+        self.sequence_classifier = load_auto(AutoModelForSequenceClassification, model).to(self.device).eval()
+        labels = self.sequence_classifier.config.id2label
+        self.head_labels = [labels[i] for i in range(len(labels))]
+
+    def _quantize(self) -> None:
+        if not self.quantization:
+            return
+        from mmkit.quant import quantize
+
+        bits = 8 if self.quantization == "8bit" else 4
+        target = self.sequence_classifier or self.encoder.model
+        quantize(target, bits=bits, skip=("classifier", "score"))
+
+    @property
+    def labels(self) -> list[str] | None:
+        """The fixed labels of the fine-tuned head, or None when only zero-shot is available."""
+        if self.sequence_classifier is not None:
+            return self.head_labels
+        return list(self.head.labels) if self.head is not None else None
+
+    def __call__(self, inputs: str | list[str], labels: list[str] | None = None, top_k: int | None = None):
+        """One text -> list of {"label", "score"}; a list of texts -> a list of those lists."""
+        single = isinstance(inputs, (str, bytes))
+        texts = [validate_text(t) for t in ([inputs] if single else list(inputs))]
+        if not texts:
+            raise InputError("no text given: pass a string or a non-empty list of strings")
+        if labels is not None:
+            labels = self._check_labels(labels)
+            probabilities = self._zero_shot(texts, labels)
+        else:
+            probabilities, labels = self._fine_tuned(texts)
+        results = _ranked(probabilities, labels, top_k)
+        return results[0] if single else results
+
+    def _check_labels(self, labels) -> list[str]:
+        if isinstance(labels, str):
+            labels = [part for part in labels.split(",")]
+        labels = [validate_text(label, max_chars=200, what="label") for label in labels]
+        if len(labels) < 2:
+            raise InputError("zero-shot classification needs at least two labels")
+        if len(set(labels)) != len(labels):
+            raise InputError("the labels must be different from each other")
+        return labels
+
+    def _zero_shot(self, texts: list[str], labels: list[str]) -> torch.Tensor:
+        if self.encoder is None:
+            raise InputError(
+                f"{self.model_name} is a fine-tuned classifier with fixed labels {self.head_labels}; "
+                "call it with labels=None, or use model=None for zero-shot labels"
+            )
+        sentences = [label_sentence(label, self.template) for label in labels]
+        label_vectors = torch.nn.functional.normalize(self.encoder.embed(sentences), dim=-1)
+        text_vectors = torch.nn.functional.normalize(self.encoder.embed(texts, self.batch_size), dim=-1)
+        return (text_vectors @ label_vectors.T / ZERO_SHOT_TEMPERATURE).softmax(dim=-1)
+
+    def _fine_tuned(self, texts: list[str]) -> tuple[torch.Tensor, list[str]]:
+        if self.sequence_classifier is not None:
+            return self._sequence_classifier_probabilities(texts), self.head_labels
+        if self.head is None:
+            raise InputError(
+                f"{self.model_name} has no fine-tuned head: pass labels=[...] for zero-shot classification"
+            )
+        embeddings = self.encoder.embed(texts, self.batch_size)
+        return self.head.predict_proba(embeddings, texts), list(self.head.labels)
+
+    def _sequence_classifier_probabilities(self, texts: list[str]) -> torch.Tensor:
+        encoded = self.tokenizer(texts, truncation=True, max_length=512)["input_ids"]
+        order = sorted(range(len(texts)), key=lambda i: len(encoded[i]), reverse=True)
+        out = torch.empty(len(texts), len(self.head_labels))
+        pad = self.tokenizer.pad_token_id or 0
+        with torch.inference_mode():
+            for start in range(0, len(order), self.batch_size):
+                idx = order[start : start + self.batch_size]
+                rows = [encoded[i] for i in idx]
+                width = max(len(r) for r in rows)
+                ids = torch.tensor([r + [pad] * (width - len(r)) for r in rows], device=self.device)
+                mask = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows], device=self.device)
+                logits = self.sequence_classifier(input_ids=ids, attention_mask=mask).logits
+                out[idx] = logits.float().softmax(-1).cpu()
+        return out
