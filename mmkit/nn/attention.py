@@ -209,8 +209,9 @@ class MultiHeadAttention(nn.Module):
         key=None means self-attention (key = value = query). value=None means value = key.
         key_padding_mask: (B, Lk), True = padding (ignored). attn_mask: (Lq, Lk), (B*H, Lq, Lk) or
         (B, H, Lq, Lk), bool True = blocked, or additive float. is_causal: query i sees keys <= i.
-        cache: a :class:`KVCache`; self-attention appends the new keys, cross-attention computes the memory's
-        keys once and reuses them (key/value may then be omitted).
+        cache: a :class:`KVCache`. Self-attention (key=None; passing query as key too counts as cross-attention)
+        appends the new keys/values; cross-attention computes the memory's keys/values on the first call and reuses
+        them afterwards, ignoring the key/value passed later.
 
         Returns (output (B, Lq, D), weights): weights are None unless need_weights, then (B, Lq, Lk) averaged
         over heads or (B, H, Lq, Lk) with average_attn_weights=False (taken before dropout).
