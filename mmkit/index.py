@@ -1,10 +1,11 @@
 """Vector index: exact top-k search in torch, a FAISS IVF index when large, an atomic save with a checksum.
 
 Vectors are stored row-major, (N, D), in float32, float16 or int8 with one float32 scale per row. Exact search reads
-the whole store in blocks: scores = block @ queries.T, keep each block's top candidates, merge, then re-score the
-few survivors against the float32 query. The kernel is the fastest measured on a 2-core AVX-512 CPU for each store
-(bench/retrieval.py): float16 uses torch.mv for one query (its half-precision GEMV is fast; the half GEMM is not)
-and upcasts blocks into a float32 buffer for a batch; int8 uses ``torch._int_mm`` with the query quantised to int8.
+the whole store in blocks: scores = block @ queries.T, keep each block's best 4k candidates, merge, then re-score the
+survivors in float32 from the stored vectors. The kernel per store is the fastest measured on a 2-core AVX-512 CPU
+(bench/retrieval.py): float16 uses torch.mv for one query (its half-precision GEMV is fast, the half GEMM is ~20x
+slower) and converts blocks to bfloat16 for a batch (the re-scoring undoes bfloat16's rounding); int8 uses
+``torch._int_mm`` with the query quantised to int8. All of them are exact search over the stored precision.
 
 Above ``faiss_threshold`` vectors (with ``backend="auto"``) the index also builds a FAISS ``IndexIVFFlat`` from the
 stored vectors and answers from it: approximate, faster at a million vectors on structured data.
@@ -107,9 +108,8 @@ class VectorIndex:
         self._scales = torch.empty(0)  # (capacity,) int8 only: row = int8 row * scale
         self._faiss = self._quantizer = None
         self._faiss_count = 0  # rows of the store already in the FAISS index
-        self._centroids: torch.Tensor | None = (
-            None  # (nlist, D) IVF centroids, kept so a load need not retrain
-        )
+        # (nlist, D) IVF centroids, saved with the vectors so that a loaded index need not train again
+        self._centroids: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return self._n
@@ -122,7 +122,7 @@ class VectorIndex:
 
     @property
     def active_backend(self) -> str:
-        """ "faiss" or "exact": what the next search will use."""
+        """What the next search uses: "faiss" or "exact"."""
         if self.backend == "auto":
             return "faiss" if self._n > self.faiss_threshold and _faiss_available() else "exact"
         return self.backend
@@ -265,7 +265,7 @@ class VectorIndex:
         keep = k if self.dtype == "float32" else min(self._n, _RERANK * k)
         prepared = self._prepare_queries(q)
         buffer = (
-            torch.empty(min(_BLOCK_ROWS, self._n), self.dim)
+            torch.empty(min(_BLOCK_ROWS, self._n), self.dim, dtype=torch.bfloat16)
             if self.dtype == "float16" and len(q) > 1
             else None
         )
@@ -280,14 +280,15 @@ class VectorIndex:
         rows = torch.cat(cand_rows).gather(0, i).T  # (Q, keep)
         if self.dtype == "float32":
             return s.T.contiguous(), rows.contiguous()
-        # Re-score the survivors with the float32 query: removes the query's own rounding (fp16/int8).
+        # Re-score the survivors in float32 from the stored vectors: this removes the rounding of the query (int8,
+        # float16) and of the bfloat16 product; RERANK * k candidates hold the true top k with room to spare.
         exact = torch.einsum("qcd,qd->qc", self._rows(rows), q)
         s, i = torch.topk(exact, k, dim=1)
         return s, rows.gather(1, i)
 
     def _prepare_queries(self, q: torch.Tensor):
-        if self.dtype == "float16" and len(q) == 1:
-            return q[0].half()
+        if self.dtype == "float16":
+            return q[0].half() if len(q) == 1 else q.bfloat16()
         if self.dtype == "int8":
             scale = q.abs().amax(dim=1, keepdim=True).clamp_min(1e-30) / 127
             return torch.round(q / scale).to(torch.int8).T.contiguous()  # (D, Q)
@@ -302,9 +303,11 @@ class VectorIndex:
         if self.dtype == "float16" and q.ndim == 1:
             return torch.mv(block, q)[:, None]
         if self.dtype == "float16":
-            upcast = buffer[: end - start]
-            upcast.copy_(block)
-            return upcast @ q.T
+            # Half-precision GEMM has no fast CPU kernel; bfloat16 does (AVX512-BF16), and converting the block
+            # costs less than the product.
+            converted = buffer[: end - start]
+            converted.copy_(block)
+            return (converted @ q.T).float()
         return block @ q.T
 
     def _rows(self, rows: torch.Tensor) -> torch.Tensor:
