@@ -82,10 +82,12 @@ class _TextEncoder(Encoder):
         return {"input_ids": ids.to(self.device), "attention_mask": mask.to(self.device)}
 
     def embed(self, texts: str | list[str], batch_size: int = 64, progress: bool = False) -> Tensor:
-        """Pooled vectors (B, D) on the CPU for any number of texts, in the order given.
+        """Pooled vectors (B, D) on the CPU for any number of texts (none gives (0, D)), in the order given.
 
         Runs in eval mode (dropout off) and ``inference_mode``; the module's train/eval state is restored after.
         """
+        if isinstance(texts, list | tuple) and not texts:
+            return torch.empty(0, self.dim)
         texts = as_texts(texts)
         ids = self.tokenizer(texts, truncation=True, max_length=self.max_length, return_token_type_ids=False)[
             "input_ids"

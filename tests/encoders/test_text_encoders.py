@@ -92,6 +92,10 @@ def test_padding_does_not_change_pooled(small):
     assert torch.allclose(alone.tokens[0], batch.tokens[0, :n], atol=1e-5)
 
 
+def test_embed_of_nothing_is_empty(small):
+    assert small.embed([]).shape == (0, 32)
+
+
 def test_own_embed_equals_encode_and_keeps_train_mode(small):
     small.train()
     try:
