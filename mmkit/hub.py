@@ -60,10 +60,11 @@ def load_auto(
     try:
         return cls.from_pretrained(name, **kwargs)
     except (OSError, ValueError) as err:  # HFValidationError is a ValueError; hub misses are OSErrors
+        cause = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise InputError(
-            f"cannot load {what} from {name!r}: it is not a complete local folder and the Hugging Face Hub did not "
-            f"provide it (no network or hub access, HF_HUB_OFFLINE=1, or the id is wrong).{hint} "
-            f"Cause: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+            f"cannot load {what} from {name!r}: {cause} A hub id needs network access to the Hugging Face Hub "
+            f"(none here, or HF_HUB_OFFLINE=1) or a copy in the local cache; check the spelling of the id, or pass "
+            f"the folder that save_pretrained wrote.{hint}"
         ) from err
 
 

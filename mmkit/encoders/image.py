@@ -217,6 +217,10 @@ class HFImageEncoder(Encoder):
             if self.projection is not None:
                 tokens = self.projection(tokens)
             pooler = tokens[:, 0]
+        return EncoderOutput(tokens, _all_real(tokens), self._pool(tokens, pooler, grid))
+
+    def _pool(self, tokens: Tensor, pooler: Tensor | None, grid: bool) -> Tensor:
+        """tokens (B, N, D), the model's own pooled output (or None) -> (B, D) as ``self.pooling`` asks."""
         mode = self.pooling
         if mode == "auto":
             if pooler is not None and self._pooler_loaded:
@@ -226,13 +230,11 @@ class HFImageEncoder(Encoder):
         if mode == "pooler":
             if pooler is None:
                 raise InputError(f"{self.name_or_path} has no pooler output; use pooling='cls' or 'mean'")
-            pooled = pooler.flatten(1)
-        elif mode == "cls":
+            return pooler.flatten(1)  # conv nets pool to (B, C, 1, 1)
+        if mode == "cls":
             if grid:
                 raise InputError(
                     "pooling='cls' needs a [CLS] token; convolutional models have none, use 'mean'"
                 )
-            pooled = tokens[:, 0]
-        else:
-            pooled = tokens.mean(1)
-        return EncoderOutput(tokens, _all_real(tokens), pooled)
+            return tokens[:, 0]
+        return tokens.mean(1)
