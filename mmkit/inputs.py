@@ -362,13 +362,15 @@ def _extract(zf, plan, max_total_bytes: int) -> list[Path]:
     except BaseException as e:
         for path in written:
             path.unlink(missing_ok=True)
+        name = info.filename
         if isinstance(e, (zipfile.BadZipFile, zlib.error, EOFError)):
-            raise InputError(
-                f"the archive is corrupt: member '{info.filename}' cannot be unpacked ({e})"
-            ) from None
+            raise InputError(f"the archive is corrupt: member '{name}' cannot be unpacked ({e})") from None
+        # RuntimeError: encrypted; NotImplementedError: a compression method zipfile lacks.
+        if isinstance(e, (RuntimeError, NotImplementedError)):
+            raise InputError(f"member '{name}' cannot be unpacked: {e}") from None
         if isinstance(
-            e, (RuntimeError, NotImplementedError)
-        ):  # encrypted, or an unsupported compression method
-            raise InputError(f"member '{info.filename}' cannot be unpacked: {e}") from None
+            e, (FileExistsError, IsADirectoryError, NotADirectoryError)
+        ):  # "a.png" and "a.png/b.png"
+            raise InputError(f"member '{name}' clashes with another member's path") from None
         raise
     return written

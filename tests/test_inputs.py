@@ -334,6 +334,9 @@ def test_zip_limits_and_non_zip(tmp_path):
     with pytest.raises(InputError, match="unpack to more than"):
         safe_extract_zip(archive, tmp_path / "out", max_total_bytes=450)
     assert len(safe_extract_zip(archive, tmp_path / "out", max_total_bytes=500)) == 5
+    clash = _zip(tmp_path / "clash.zip", {"a.png": b"x", "a.png/b.png": b"y"})
+    with pytest.raises(InputError, match="clashes with another member"):
+        safe_extract_zip(clash, tmp_path / "out3")
     (tmp_path / "fake.zip").write_bytes(b"not a zip at all")
     with pytest.raises(InputError, match="not a readable zip archive"):
         safe_extract_zip(tmp_path / "fake.zip", tmp_path / "out2")
