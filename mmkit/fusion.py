@@ -243,6 +243,10 @@ class MultimodalClassifier(nn.Module):
         self.fusion = fusion
 
     def encode(self, batch: dict[str, dict[str, torch.Tensor]]) -> dict[str, EncoderOutput]:
+        """{modality: preprocessed tensors} -> {modality: EncoderOutput}."""
+        unknown = [m for m in batch if m not in self.encoders]
+        if unknown:
+            raise InputError(f"no encoder for modalities {unknown}; this model has {list(self.encoders)}")
         return {m: self.encoders[m](**inputs) for m, inputs in batch.items()}
 
     def forward(self, batch: dict[str, dict[str, torch.Tensor]]) -> torch.Tensor:

@@ -40,11 +40,11 @@ def pad(out: EncoderOutput, extra: int, seed: int) -> EncoderOutput:
     return EncoderOutput(torch.cat([out.tokens, junk], 1), mask, out.pooled)
 
 
-def build(name, dims=DIMS, **kwargs):
+def build(name, dims=DIMS, num_classes=C, **kwargs):
     small = {"early": {"hidden": 16}, "late": {"hidden": 16}, "gated": {"d_model": 16},
              "cross_attention": {"d_model": 16, "n_heads": 2}, "token": {"d_model": 16, "n_heads": 2}}[name]
     torch.manual_seed(0)
-    return FUSIONS[name](dims, C, **small, **kwargs)
+    return FUSIONS[name](dims, num_classes, **small, **kwargs)
 
 
 ALL = [*FUSIONS]
@@ -210,5 +210,24 @@ def test_multimodal_classifier_ties_encoders_and_fusion():
     expected = model.fusion({m: encoders[m](**inputs) for m, inputs in batch.items()})
     torch.testing.assert_close(logits, expected)
     assert model({"text": batch["text"]}).shape == (2, C)  # late fusion predicts from the text alone
+    with pytest.raises(InputError, match="no encoder"):
+        model({"audio": batch["text"]})
     with pytest.raises(InputError, match="widths"):
         MultimodalClassifier({"image": TinyEncoder("image", 3, 7)}, LateFusion(DIMS, C))
+
+
+def test_real_encoders_data_and_every_fusion_end_to_end():
+    """ShapesColorsDataset -> make_collate -> SmallCNNEncoder + TextTransformerEncoder -> each fusion -> logits."""
+    from mmkit.data import ShapesColorsDataset, make_collate
+    from mmkit.encoders import SmallCNNEncoder, TextTransformerEncoder
+
+    torch.manual_seed(0)
+    encoders = {"image": SmallCNNEncoder(dim=16, image_size=32, channels=(8, 16)),
+                "text": TextTransformerEncoder(dim=16, n_heads=2, num_layers=1, max_len=16)}
+    ds = ShapesColorsDataset(4)
+    inputs, labels = make_collate(encoders)([ds[i] for i in range(4)])
+    dims = {m: e.dim for m, e in encoders.items()}
+    for name in FUSIONS:
+        logits = MultimodalClassifier(encoders, build(name, dims, ds.num_classes))(inputs)
+        assert logits.shape == (4, ds.num_classes) and torch.isfinite(logits).all(), name
+    assert labels.tolist() == [ds[i]["label"] for i in range(4)]
