@@ -18,11 +18,12 @@ import gradio as gr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # `texts` beside this file, also when run as a script
 
+from texts import LANGUAGES, TEXTS, text  # noqa: E402
+
 import mmkit  # noqa: E402
 from mmkit.errors import InputError, MissingDependencyError  # noqa: E402
 from mmkit.inputs import MAX_UPLOAD_BYTES, load_text_file, safe_extract_zip  # noqa: E402
 from mmkit.visualize import attention_overlay, highlight_segments  # noqa: E402
-from texts import LANGUAGES, TEXTS, text  # noqa: E402
 
 log = logging.getLogger("mmkit.apps")
 EXAMPLES = Path(__file__).resolve().parent.parent / "data" / "examples"

@@ -1,0 +1,160 @@
+"""Cross-modal retrieval: index images, search them by text or by image, or search captions by image.
+
+``ret = pipeline("cross-modal-retrieval")``; ``ret.add(images)``; ``ret.search("a red fruit", k=5)`` ->
+``[{"id", "score", "path"?}, ...]``. Images are a folder, a list of paths / PIL images / bytes, or a ``datasets``
+image column. ``ret.add_captions(texts)`` indexes texts so that ``ret.search(image, target="captions")`` finds the
+caption of an image. ``save(dir)`` / ``load(dir)`` keep the vectors (safetensors, checksummed, written atomically).
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from mmkit.errors import InputError
+from mmkit.hub import load_auto
+from mmkit.index import VectorIndex
+from mmkit.inputs import load_image, validate_text
+from mmkit.pipelines.base import Pipeline
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".tif", ".tiff"}
+
+
+class HFClipModel:
+    """A Hugging Face CLIP-style dual encoder with the same two methods as our TinyClip."""
+
+    def __init__(self, name_or_path: str, device: torch.device):
+        from transformers import AutoModel, AutoProcessor
+
+        alternative = "model=None (the embedded mmkit tiny-clip)"
+        self.model = load_auto(AutoModel, name_or_path, alternative=alternative).to(device).eval()
+        self.processor = load_auto(AutoProcessor, name_or_path, alternative=alternative)
+        self.device = device
+        self.dim = self.model.config.projection_dim
+
+    @staticmethod
+    def _vectors(output) -> torch.Tensor:
+        # transformers 5 returns a model output whose pooler_output holds the projected features.
+        vectors = output if isinstance(output, torch.Tensor) else output.pooler_output
+        return torch.nn.functional.normalize(vectors.float(), dim=-1).cpu()
+
+    @torch.inference_mode()
+    def encode_images(self, images) -> torch.Tensor:
+        pixels = self.processor(images=images, return_tensors="pt")["pixel_values"].to(self.device)
+        return self._vectors(self.model.get_image_features(pixel_values=pixels))
+
+    @torch.inference_mode()
+    def encode_texts(self, texts: list[str]) -> torch.Tensor:
+        batch = self.processor(text=texts, padding=True, truncation=True, return_tensors="pt").to(self.device)
+        return self._vectors(self.model.get_text_features(**batch))
+
+
+def _image_sources(images) -> list:
+    """A folder, one image or a sequence of images -> a list of sources for ``load_image``."""
+    if isinstance(images, (str, Path)) and Path(images).is_dir():
+        found = sorted(p for p in Path(images).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not found:
+            raise InputError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in the folder {images}")
+        return found
+    if isinstance(images, (str, Path, bytes)) or hasattr(images, "convert"):
+        return [images]
+    return list(images)
+
+
+class CrossModalRetrievalPipeline(Pipeline):
+    """``pipeline("cross-modal-retrieval", model=None | CLIP-style hub id or folder)``."""
+
+    task = "cross-modal-retrieval"
+
+    def __init__(self, model=None, device=None, quantization=None, batch_size: int = 64):
+        super().__init__("", device, quantization)
+        self.batch_size = batch_size
+        if model is None:
+            from mmkit.models import load as load_embedded
+
+            self.model = load_embedded("tiny-clip").to(device).eval()
+            self.model_name = "mmkit tiny-clip (embedded)"
+        else:
+            self.model = HFClipModel(model, device)
+            self.model_name = str(model)
+        if quantization:
+            from mmkit.quant import quantize
+
+            quantize(getattr(self.model, "model", self.model), bits=8 if quantization == "8bit" else 4)
+        self.images = VectorIndex(self.dim)
+        self.captions = VectorIndex(self.dim)
+
+    @property
+    def dim(self) -> int:
+        return int(getattr(self.model, "dim", None) or self.model.config.embed_dim)
+
+    def fresh(self) -> CrossModalRetrievalPipeline:
+        """A pipeline that shares this one's model but starts with empty indexes (one per app session)."""
+        clone = copy.copy(self)
+        clone.images, clone.captions = VectorIndex(self.dim), VectorIndex(self.dim)
+        return clone
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def add(self, images, ids: list[str] | None = None, progress=None) -> None:
+        """Index images in batches. ids default to file names (paths) or running numbers.
+
+        progress: None for a tqdm bar, or a callable wrapping an iterable (e.g. Gradio's ``progress.tqdm``).
+        """
+        sources = _image_sources(images)
+        if ids is None:
+            start = len(self.images)
+            ids = [Path(s).stem if isinstance(s, (str, Path)) else str(start + i) for i, s in enumerate(sources)]
+        if len(ids) != len(sources):
+            raise InputError(f"got {len(sources)} images but {len(ids)} ids")
+        wrap = progress or (lambda it, **kw: tqdm(it, **kw))
+        for begin in wrap(range(0, len(sources), self.batch_size), desc="indexing images"):
+            chunk = sources[begin : begin + self.batch_size]
+            vectors = self.model.encode_images([load_image(s) for s in chunk])
+            metadata = [{"path": str(s)} if isinstance(s, (str, Path)) else {} for s in chunk]
+            self.images.add(vectors, ids=ids[begin : begin + len(chunk)], metadata=metadata)
+
+    def add_captions(self, captions: list[str], ids: list[str] | None = None) -> None:
+        """Index texts for image -> text search; each caption's metadata carries its text."""
+        captions = [validate_text(c) for c in captions]
+        vectors = self.model.encode_texts(captions)
+        ids = ids or [str(len(self.captions) + i) for i in range(len(captions))]
+        self.captions.add(vectors, ids=ids, metadata=[{"text": c} for c in captions])
+
+    def _query_vector(self, query) -> torch.Tensor:
+        if isinstance(query, str) and Path(query).suffix.lower() not in IMAGE_SUFFIXES:
+            return self.model.encode_texts([validate_text(query)])[0]
+        return self.model.encode_images([load_image(query)])[0]
+
+    def search(self, query, k: int = 5, target: str = "images") -> list[dict]:
+        """Top-k of ``target`` ("images" or "captions") for a text or an image query: [{"id", "score", ...}]."""
+        if target not in ("images", "captions"):
+            raise InputError(f"target must be 'images' or 'captions', not {target!r}")
+        index = self.images if target == "images" else self.captions
+        if len(index) == 0:
+            raise InputError(f"the {target} index is empty: add {target} first")
+        if not isinstance(k, int) or k < 1:
+            raise InputError(f"k must be a positive whole number, not {k!r}")
+        return index.search(self._query_vector(query), k=min(k, len(index)))
+
+    __call__ = search
+
+    def save(self, directory: str | Path) -> None:
+        """Write the image index (and the caption index when it has items) under ``directory``."""
+        self.images.save(Path(directory) / "images")
+        if len(self.captions):
+            self.captions.save(Path(directory) / "captions")
+
+    def load(self, directory: str | Path) -> CrossModalRetrievalPipeline:
+        """Replace the indexes by those saved in ``directory`` (checksums verified); returns self."""
+        directory = Path(directory)
+        if not (directory / "images").exists():
+            raise InputError(f"{directory} holds no saved index (expected {directory / 'images'})")
+        self.images = VectorIndex.load(directory / "images")
+        if (directory / "captions").exists():
+            self.captions = VectorIndex.load(directory / "captions")
+        return self

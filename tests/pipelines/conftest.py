@@ -1,0 +1,51 @@
+"""Tiny Hugging Face models built from configs and saved locally: the hub-id path, without the network."""
+
+import pytest
+import torch
+
+WORDS = "the a team won match game phone chip screen new fast cake bread cook bank money stock price".split()
+
+
+def write_bert_tokenizer(folder):
+    from transformers import BertTokenizerFast
+
+    vocab = folder / "vocab.txt"
+    vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS]) + "\n")
+    tokenizer = BertTokenizerFast(vocab_file=str(vocab))
+    tokenizer.save_pretrained(folder)
+    return tokenizer
+
+
+def tiny_bert_config(**extra):
+    from transformers import BertConfig
+
+    return BertConfig(
+        vocab_size=5 + len(WORDS), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+        intermediate_size=32, max_position_embeddings=64, **extra,
+    )
+
+
+@pytest.fixture(scope="session")
+def tiny_sequence_classifier(tmp_path_factory):
+    """A saved BertForSequenceClassification with three named labels."""
+    from transformers import BertForSequenceClassification
+
+    folder = tmp_path_factory.mktemp("tiny-seq-clf")
+    torch.manual_seed(0)
+    config = tiny_bert_config(num_labels=3, id2label={0: "sports", 1: "tech", 2: "food"},
+                              label2id={"sports": 0, "tech": 1, "food": 2})
+    BertForSequenceClassification(config).save_pretrained(folder)
+    write_bert_tokenizer(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_encoder(tmp_path_factory):
+    """A saved BertModel (no head): serves zero-shot only."""
+    from transformers import BertModel
+
+    folder = tmp_path_factory.mktemp("tiny-encoder")
+    torch.manual_seed(0)
+    BertModel(tiny_bert_config()).save_pretrained(folder)
+    write_bert_tokenizer(folder)
+    return folder

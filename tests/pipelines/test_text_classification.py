@@ -1,0 +1,87 @@
+import pytest
+import torch
+
+import mmkit
+from mmkit.errors import InputError
+
+
+@pytest.fixture(scope="module")
+def clf():
+    return mmkit.pipeline("text-classification")
+
+
+def test_zero_shot_picks_the_topic_with_labels_never_trained(clf):
+    labels = ["sports", "cooking", "finance", "astronomy"]
+    cases = {
+        "The striker scored twice and the team won the match.": "sports",
+        "Whisk the eggs with sugar, then bake the cake for forty minutes.": "cooking",
+        "The central bank raised interest rates and stocks fell.": "finance",
+        "The telescope found a new moon orbiting a distant planet.": "astronomy",
+    }
+    results = clf(list(cases), labels=labels)
+    for (text, expected), ranked in zip(cases.items(), results):
+        assert ranked[0]["label"] == expected, (text, ranked)
+        assert sum(r["score"] for r in ranked) == pytest.approx(1.0, abs=1e-5)
+        assert [r["score"] for r in ranked] == sorted((r["score"] for r in ranked), reverse=True)
+
+
+def test_batched_equals_one_by_one(clf):
+    texts = ["short", "a much longer sentence about football players and their coach " * 3, "a cake recipe"]
+    labels = ["sports", "food"]
+    batched = clf(texts, labels=labels)
+    for text, ranked in zip(texts, batched):
+        single = clf(text, labels=labels)
+        assert [r["label"] for r in single] == [r["label"] for r in ranked]
+        assert single[0]["score"] == pytest.approx(ranked[0]["score"], abs=1e-5)
+
+
+@pytest.mark.parametrize("bad", ["", "   \n\t", "x" * 1_000_000])
+def test_bad_text_is_an_input_error(clf, bad):
+    with pytest.raises(InputError):
+        clf(bad, labels=["a", "b"])
+
+
+def test_labels_need_two_distinct(clf):
+    with pytest.raises(InputError, match="at least two"):
+        clf("hello", labels=["only"])
+    with pytest.raises(InputError, match="different"):
+        clf("hello", labels=["a", "a"])
+
+
+def test_unknown_task_lists_the_known_ones():
+    with pytest.raises(InputError, match="text-classification"):
+        mmkit.pipeline("text-summarisation")
+
+
+def test_local_sequence_classifier_matches_the_model(tiny_sequence_classifier):
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    clf = mmkit.pipeline("text-classification", model=str(tiny_sequence_classifier))
+    assert clf.labels == ["sports", "tech", "food"]
+    assert str(tiny_sequence_classifier) in repr(clf)
+    texts = ["the team won the match", "new phone chip", "cake"]
+    got = clf(texts)
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_sequence_classifier).eval()
+    tokenizer = AutoTokenizer.from_pretrained(tiny_sequence_classifier)
+    for text, ranked in zip(texts, got):
+        with torch.no_grad():
+            probs = model(**tokenizer(text, return_tensors="pt")).logits.softmax(-1)[0]
+        by_label = {r["label"]: r["score"] for r in ranked}
+        for i, label in enumerate(clf.labels):
+            assert by_label[label] == pytest.approx(float(probs[i]), abs=1e-5)
+    with pytest.raises(InputError, match="fixed labels"):
+        clf("cake", labels=["a", "b"])
+
+
+def test_local_encoder_serves_zero_shot_only(tiny_encoder):
+    clf = mmkit.pipeline("text-classification", model=str(tiny_encoder))
+    ranked = clf("the team won the match", labels=["sports", "food"])
+    assert {r["label"] for r in ranked} == {"sports", "food"}
+    with pytest.raises(InputError, match="no fine-tuned head"):
+        clf("the team won")
+
+
+def test_unknown_model_id_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(InputError, match="embedded"):
+        mmkit.pipeline("text-classification", model="no-such-org/no-such-model")
