@@ -1,0 +1,166 @@
+"""LongTextQA: answer a question about a long document with a short span of it, and say where it is.
+
+    qa = LongTextQA()
+    out = qa("Who built the lighthouse?", "report.txt")
+    out["answer"], out["start"], out["end"]      # the answer span and the evidence sentence's offsets
+
+Steps, each in its own module: clean the text and keep a map to the original (cleaning), split it into overlapping
+sentence-aligned chunks (chunking), rank chunks with BM25 and re-rank the best with embeddings, caching the index by
+content hash (retrieval), pick the evidence sentence from the question and the passages (evidence), list candidate
+spans in it (spans) and let the reader choose one (reader). When no passage covers the question's rare words the
+answer is ``None`` with ``found: False`` instead of an invented one.
+"""
+
+import json
+import os
+from pathlib import Path
+
+from mmkit.errors import InputError
+from mmkit.longtext.evidence import rank_evidence
+from mmkit.longtext.reader import CausalLMReader, ExtractiveReader, LexicalReader
+from mmkit.longtext.retrieval import IndexCache
+from mmkit.longtext.spans import candidates
+
+# A question is answered only when the best evidence sentence covers at least this idf-weighted share of its terms
+# (with its neighbours) or is this close in MiniLM space; tuned on generated needle documents (bench/longqa.py).
+MIN_COVERAGE = 0.5
+MIN_COSINE = 0.6
+EVIDENCE_SENTENCES = 2  # candidates come from the best two sentences, in case the best one is a near miss
+CANDIDATES_PER_SENTENCE = 12
+
+
+def _load_reader(spec, lang: str):
+    """A reader object from None (the embedded default for ``lang``), "lexical", a path/hub id, or a reader."""
+    if spec is None:
+        from mmkit.models.readers import load_reader
+
+        model, tokenizer = load_reader(lang)
+        return CausalLMReader(model, tokenizer)
+    if isinstance(spec, str | Path):
+        if str(spec) == "lexical":
+            return LexicalReader()
+        config_path = Path(spec) / "config.json"
+        architectures = json.loads(config_path.read_text()).get("architectures", []) if config_path.exists() else []
+        if any(name.endswith("ForQuestionAnswering") for name in architectures):
+            return ExtractiveReader.from_pretrained(spec)
+        return CausalLMReader.from_pretrained(spec)
+    return spec
+
+
+def _load_encoder(spec):
+    """None -> the embedded MiniLM; False -> BM25 only; a path -> that encoder; anything with ``embed`` as is."""
+    if spec is False:
+        return None
+    if spec is None or isinstance(spec, str | Path):
+        from mmkit.encoders import HFTextEncoder
+
+        return HFTextEncoder() if spec is None else HFTextEncoder(str(spec))
+    return spec
+
+
+def read_document(document: str | os.PathLike) -> str:
+    """The text of ``document``: a Path or an existing .txt/.md path is read with ``load_text_file`` (size and
+    encoding checked; offsets then refer to the text as read, with "\\r\\n" made "\\n"), else the string itself.
+
+    A string is checked (not empty, at most MAX_DOCUMENT_BYTES characters) but returned unchanged, so offsets in
+    the answer index the very string the caller passed.
+    """
+    from mmkit.inputs import MAX_DOCUMENT_BYTES, load_text_file, validate_text
+
+    if isinstance(document, os.PathLike):
+        return load_text_file(document)
+    if not isinstance(document, str):
+        raise InputError(f"document must be text or a path to a .txt/.md file, not {type(document).__name__}")
+    if "\n" not in document and len(document) < 4096 and document.lower().endswith((".txt", ".md")):
+        return load_text_file(document)
+    validate_text(document, max_chars=MAX_DOCUMENT_BYTES, what="document")
+    return document
+
+
+class LongTextQA:
+    """Question answering over one long document at a time.
+
+    encoder: None for the embedded MiniLM, False for BM25 alone, a path, or any object with
+             ``embed(texts) -> (N, D)`` unit vectors.
+    reader:  None for the embedded reader of the document's language (SmolLM2-135M-Instruct for English,
+             Gemma-3-270M for Chinese), "lexical" for the model-free span prior, a local path or hub id of a causal
+             LM or an extractive QA model, or a reader object (see :mod:`mmkit.longtext.reader`).
+    lang:    "en", "zh" or "auto" (decided per document).
+    """
+
+    def __init__(self, encoder=None, reader=None, lang: str = "auto", top_k: int = 3, cache_size: int = 8,
+                 min_coverage: float = MIN_COVERAGE, min_cosine: float = MIN_COSINE):
+        if lang not in ("auto", "en", "zh"):
+            raise InputError(f"lang must be 'auto', 'en' or 'zh', not {lang!r}")
+        self._encoder_spec, self._reader_spec = encoder, reader
+        self._encoder, self._readers = None, {}
+        self.lang = lang
+        self.top_k = top_k
+        self.min_coverage = min_coverage
+        self.min_cosine = min_cosine
+        self.cache = IndexCache(cache_size)
+
+    @property
+    def encoder(self):
+        if self._encoder is None and self._encoder_spec is not False:
+            self._encoder = _load_encoder(self._encoder_spec)
+        return self._encoder
+
+    def reader(self, lang: str):
+        """The reader for ``lang``, loaded on first use (a given reader object serves every language)."""
+        key = lang if self._reader_spec is None else "any"
+        if key not in self._readers:
+            self._readers[key] = _load_reader(self._reader_spec, lang)
+        return self._readers[key]
+
+    def __call__(self, question: str, document: str | os.PathLike, top_k: int | None = None,
+                 max_new_tokens: int | None = 32) -> dict:
+        """Answer ``question`` from ``document`` (text or a .txt/.md path).
+
+        Returns answer (a span of the document, or None when it is not there), found, evidence (the sentence that
+        supports it), start/end (the evidence's character offsets in the original document), answer_start/
+        answer_end, score, lang, and chunks: the passages read, each {"start", "end", "score", "bm25", "cosine",
+        "text"} in original offsets. ``max_new_tokens`` caps the answer length in reader tokens (spans longer than
+        that are not considered).
+        """
+        from mmkit.inputs import validate_text
+
+        question = validate_text(question, what="question")
+        text = read_document(document)
+        index = self.cache.get(text, self.lang)
+        encoder = self.encoder
+        hits = index.search(question, top_k=top_k or self.top_k, encoder=encoder)
+        to_original = index.clean.to_original
+        chunks = [{"start": s, "end": e, "score": hit.score, "bm25": hit.bm25, "cosine": hit.cosine,
+                   "text": text[s:e]} for hit in hits for s, e in [to_original(hit.chunk.start, hit.chunk.end)]]
+        result = {"answer": None, "found": False, "evidence": None, "start": None, "end": None,
+                  "answer_start": None, "answer_end": None, "score": 0.0, "lang": index.lang, "chunks": chunks}
+        ranked = rank_evidence(question, hits, index, encoder)
+        if not ranked:
+            return result
+        best = ranked[0]
+        evidence_start, evidence_end = to_original(best.start, best.end)
+        result.update(evidence=text[evidence_start:evidence_end], start=evidence_start, end=evidence_end)
+        if best.coverage < self.min_coverage and best.cosine < self.min_cosine:
+            return result
+        spans = []
+        for evidence in ranked[:EVIDENCE_SENTENCES]:
+            for span in candidates(evidence.text, evidence.start, question)[:CANDIDATES_PER_SENTENCE]:
+                span.prior += evidence.score - best.score  # a span from a weaker sentence starts behind
+                spans.append(span)
+        reader = self.reader(index.lang)
+        if max_new_tokens is not None and hasattr(reader, "tokenizer"):
+            spans = [span for span in spans if len(reader.tokenizer(span.text).input_ids) <= max_new_tokens] or spans
+        context = "\n".join(e.text for e in sorted(ranked[:EVIDENCE_SENTENCES], key=lambda e: e.start))
+        if isinstance(reader, ExtractiveReader):
+            start, end, score = reader.best_span(question, best.text)
+            answer_start, answer_end = best.start + start, best.start + end
+        elif spans:
+            choice, scores = reader.choose(question, context, spans)
+            answer_start, answer_end, score = spans[choice].start, spans[choice].end, float(scores[choice])
+        else:
+            return result
+        answer_start, answer_end = to_original(answer_start, answer_end)
+        result.update(answer=" ".join(text[answer_start:answer_end].split()), found=True, score=score,
+                      answer_start=answer_start, answer_end=answer_end)
+        return result

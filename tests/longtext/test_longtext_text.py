@@ -1,0 +1,67 @@
+"""Clean-up with an offset map, sentence splitting and chunking."""
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mmkit.longtext.chunking import chunk_text, split_sentences, units
+from mmkit.longtext.cleaning import clean
+
+
+def test_clean_normalises_and_maps_back_to_the_original():
+    raw = "  The  ﬁrst\u00a0fact\tis HERE.\n\n\n  中文，测试\u200b。\nEnd."
+    cleaned = clean(raw)
+    assert cleaned.text == "The first fact is HERE.\n\n中文,测试。\nEnd."
+    for word, original in [("first", "ﬁrst"), ("HERE", "HERE"), ("中文,测试", "中文，测试"), ("End.", "End.")]:
+        i = cleaned.text.index(word)
+        start, end = cleaned.to_original(i, i + len(word))
+        assert raw[start:end] == original
+
+
+def test_repeated_headers_are_dropped_but_a_paragraph_quoted_twice_stays():
+    pages = [f"ACME Quarterly Report - Page {n}\nBody line number {n} says something new.\n" for n in range(1, 6)]
+    quoted = "Alpha beta gamma delta line.\nSecond Line Of The Quote\n"
+    cleaned = clean("".join(pages) + quoted * 3)
+    assert "ACME" not in cleaned.text
+    assert cleaned.dropped_lines == 5
+    assert cleaned.text.count("Second Line Of The Quote") == 3
+    assert all(f"Body line number {n} says" in cleaned.text for n in range(1, 6))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab c\n\t\u00a0ﬁ。中\u200bＡ1")), max_size=60))
+def test_every_cleaned_character_maps_to_a_raw_span_with_the_same_text(raw):
+    cleaned = clean(raw)
+    for i, char in enumerate(cleaned.text):
+        start, end = cleaned.to_original(i, i + 1)
+        assert 0 <= start < end <= len(raw)
+        if not char.isspace():
+            assert char in __import__("unicodedata").normalize("NFKC", raw[start:end])
+
+
+def test_sentences_respect_abbreviations_and_chinese_stops():
+    text = "Dr. Smith met Mr. Jones, e.g. at noon. They left at 5 p.m. today! Then? 我们到了。你好吗?好的"
+    sentences = [text[s:e] for s, e in split_sentences(text)]
+    assert sentences == ["Dr. Smith met Mr. Jones, e.g. at noon.", "They left at 5 p.m. today!", "Then?",
+                         "我们到了。", "你好吗?", "好的"]
+
+
+def test_soft_wrapped_lines_join_and_short_lines_stand_alone():
+    text = "A heading\nThis sentence is wrapped over two lines by the\nauthor of the file.\n- a bullet"
+    sentences = [text[s:e] for s, e in split_sentences(text)]
+    assert sentences == ["A heading", "This sentence is wrapped over two lines by the\nauthor of the file.",
+                         "- a bullet"]
+
+
+def test_chunks_overlap_cover_the_text_and_keep_offsets():
+    text = " ".join(f"Sentence number {i} talks about topic {i % 7}." for i in range(300))
+    chunks = chunk_text(text, target_units=300, overlap_units=80)
+    assert chunks[0].start == 0 and chunks[-1].end == len(text)
+    for previous, chunk in zip(chunks, chunks[1:]):
+        assert chunk.text == text[chunk.start : chunk.end]
+        assert previous.start < chunk.start < previous.end  # overlap, and progress
+    assert max(units(chunk.text) for chunk in chunks) <= 300
+
+
+def test_a_long_unpunctuated_run_is_cut_to_size():
+    text = "word " * 2000
+    assert max(e - s for s, e in split_sentences(text, max_units=400)) <= 400
