@@ -53,7 +53,7 @@ def test_minilm_pooled_is_masked_mean_of_tokens(minilm):
 
 
 def test_minilm_embed_equals_encode_for_mixed_lengths(minilm):
-    embedded = minilm.embed(MIXED, batch_size=2)
+    embedded = minilm.embed(MIXED, batch_size=4)  # two batches: the order is restored across them
     assert torch.allclose(embedded, minilm.encode(MIXED).pooled, atol=1e-5)
 
 
