@@ -1,0 +1,110 @@
+"""Image captioning: the embedded TinyCaptioner (English and Chinese), or any Hugging Face image-to-text model.
+
+``cap(image_or_path_or_list, lang="en", max_new_tokens=20, num_beams=1, do_sample=False, return_attention=False)``
+-> ``{"caption"}`` per image (one dict for one image, a list for a list). With ``return_attention=True`` (embedded
+model only) the dict also holds ``words`` and ``attention`` — one (h, w) map over the image grid per word — and the
+decoded ``image``, for the apps' "explain" view.
+"""
+
+from __future__ import annotations
+
+from mmkit.errors import InputError
+from mmkit.hub import load_auto
+from mmkit.inputs import load_image
+from mmkit.pipelines.base import Pipeline
+
+
+class HFCaptioner:
+    """A hub image-to-text model (BLIP, GIT, VisionEncoderDecoder...) through ``AutoModelForImageTextToText``."""
+
+    def __init__(self, name_or_path: str, device):
+        import transformers
+        from transformers import AutoConfig, AutoProcessor
+
+        alternative = "model=None (the embedded mmkit tiny-captioner)"
+        config = load_auto(AutoConfig, name_or_path, alternative=alternative)
+        model_class = (
+            transformers.VisionEncoderDecoderModel
+            if config.model_type == "vision-encoder-decoder"
+            else transformers.AutoModelForImageTextToText
+        )
+        self.model = load_auto(model_class, name_or_path, alternative=alternative).to(device).eval()
+        self.processor = load_auto(AutoProcessor, name_or_path, alternative=alternative)
+        self.device = device
+
+    def generate(self, images, max_new_tokens: int, num_beams: int, do_sample: bool) -> list[str]:
+        import torch
+
+        inputs = self.processor(images=images, return_tensors="pt").to(self.device)
+        with torch.inference_mode():
+            ids = self.model.generate(
+                **inputs, max_new_tokens=max_new_tokens, num_beams=num_beams, do_sample=do_sample
+            )
+        return [text.strip() for text in self.processor.batch_decode(ids, skip_special_tokens=True)]
+
+
+class ImageCaptioningPipeline(Pipeline):
+    """``pipeline("image-captioning", model=None | hub id | folder)``."""
+
+    task = "image-captioning"
+
+    def __init__(self, model=None, device=None, quantization=None):
+        super().__init__("", device, quantization)
+        if model is None:
+            from mmkit.models import load as load_embedded
+
+            self.model = load_embedded("tiny-captioner").to(device).eval()
+            self.model_name = "mmkit tiny-captioner (embedded)"
+        else:
+            self.model = HFCaptioner(model, device)
+            self.model_name = str(model)
+        if quantization:
+            from mmkit.quant import quantize
+
+            quantize(getattr(self.model, "model", self.model), bits=8 if quantization == "8bit" else 4,
+                     skip=("lm_head", "head"))
+
+    @property
+    def supports_attention(self) -> bool:
+        """Whether ``return_attention=True`` works (the embedded model exposes its cross-attention)."""
+        return not isinstance(self.model, HFCaptioner)
+
+    def __call__(
+        self,
+        images,
+        lang: str = "en",
+        max_new_tokens: int = 20,
+        num_beams: int = 1,
+        do_sample: bool = False,
+        return_attention: bool = False,
+    ):
+        single = not isinstance(images, (list, tuple))
+        pictures = [load_image(image) for image in ([images] if single else images)]
+        if not pictures:
+            raise InputError("no image given")
+        if not 1 <= num_beams <= 8:
+            raise InputError(f"num_beams must be between 1 and 8, not {num_beams}")
+        if lang not in ("en", "zh"):
+            raise InputError(f"lang must be 'en' or 'zh', not {lang!r}")
+        if isinstance(self.model, HFCaptioner):
+            if return_attention:
+                raise InputError(f"{self.model_name} does not expose attention maps; use model=None for them")
+            captions = self.model.generate(pictures, max_new_tokens, num_beams, do_sample)
+            results = [{"caption": c} for c in captions]
+        else:
+            results = self._embedded(pictures, lang, max_new_tokens, num_beams, do_sample, return_attention)
+        return results[0] if single else results
+
+    def _embedded(self, pictures, lang, max_new_tokens, num_beams, do_sample, return_attention) -> list[dict]:
+        out = self.model.generate(
+            pictures, lang=lang, max_new_tokens=max_new_tokens, num_beams=num_beams, do_sample=do_sample,
+            return_attention=return_attention,
+        )
+        if not return_attention:
+            return [{"caption": c} for c in out]
+        captions, maps = out
+        return [
+            {"caption": caption, "words": self.model.tokenizer.tokens(caption, lang), "attention": list(attn),
+             "image": picture}
+            for caption, attn, picture in zip(captions, maps, pictures)
+        ]
