@@ -14,20 +14,20 @@ import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 
-# Each template: (fact sentence, question, answer slot). Slots are filled from the pools below.
+# Each template: (fact sentence, question, gold answer); {slots} are filled from the pools below.
 EN_TEMPLATES = [
-    ("The access code for the {place} storage room is {code}.", "What is the access code for the {place} storage room?", "code"),
-    ("The lighthouse on {island} Island was built by {person} in {year}.", "Who built the lighthouse on {island} Island?", "person"),
-    ("Captain {person} named her ship the {ship}.", "What did Captain {person} name her ship?", "ship"),
-    ("The {festival} festival in {town} is held every {month}.", "In which month is the {festival} festival in {town} held?", "month"),
-    ("The recommended dose of {drug} for adults is {dose} milligrams.", "What is the recommended dose of {drug} for adults?", "dose"),
-    ("The {project} service reads its cache location from the environment variable {envvar}.", "Which environment variable does the {project} service read its cache location from?", "envvar"),
-    ("The {city} office of Harlow Freight is managed by {person}.", "Who manages the {city} office of Harlow Freight?", "person"),
-    ("The red panda at the {town} zoo is called {pet}.", "What is the red panda at the {town} zoo called?", "pet"),
-    ("The footbridge over the {river} River is {length} metres long.", "How long is the footbridge over the {river} River?", "length"),
-    ("The treaty of {town} was signed on {date}.", "When was the treaty of {town} signed?", "date"),
-    ("The secret ingredient in {person}'s pumpkin soup is {ingredient}.", "What is the secret ingredient in {person}'s pumpkin soup?", "ingredient"),
-    ("The {project} dashboard listens on port {port}.", "Which port does the {project} dashboard listen on?", "port"),
+    ("The access code for the {place} storage room is {code}.", "What is the access code for the {place} storage room?", "{code}"),
+    ("The lighthouse on {island} Island was built by {person} in {year}.", "Who built the lighthouse on {island} Island?", "{person}"),
+    ("Captain {person} named her ship the {ship}.", "What did Captain {person} name her ship?", "{ship}"),
+    ("The {festival} festival in {town} is held every {month}.", "In which month is the {festival} festival in {town} held?", "{month}"),
+    ("The recommended dose of {drug} for adults is {dose} milligrams.", "What is the recommended dose of {drug} for adults?", "{dose} milligrams"),
+    ("The {project} service reads its cache location from the environment variable {envvar}.", "Which environment variable does the {project} service read its cache location from?", "{envvar}"),
+    ("The {city} office of Harlow Freight is managed by {person}.", "Who manages the {city} office of Harlow Freight?", "{person}"),
+    ("The red panda at the {town} zoo is called {pet}.", "What is the red panda at the {town} zoo called?", "{pet}"),
+    ("The footbridge over the {river} River is {length} metres long.", "How long is the footbridge over the {river} River?", "{length} metres"),
+    ("The treaty of {town} was signed on {date}.", "When was the treaty of {town} signed?", "{date}"),
+    ("The secret ingredient in {person}'s pumpkin soup is {ingredient}.", "What is the secret ingredient in {person}'s pumpkin soup?", "{ingredient}"),
+    ("The {project} dashboard listens on port {port}.", "Which port does the {project} dashboard listen on?", "{port}"),
 ]
 EN_POOLS = {
     "place": ["Ashgrove", "Pellmore", "Quenby", "Tarrow", "Wexcombe", "Birchal"],
@@ -47,14 +47,14 @@ EN_POOLS = {
     "ingredient": ["smoked paprika", "star anise", "roasted fennel", "toasted sesame", "pickled ginger"],
 }
 ZH_TEMPLATES = [
-    ("{place}仓库的门禁密码是{code}。", "{place}仓库的门禁密码是什么？", "code"),
-    ("{island}岛上的灯塔是由{person}建造的。", "{island}岛上的灯塔是谁建造的？", "person"),
-    ("{town}的风筝节每年{month}举行。", "{town}的风筝节每年几月举行？", "month"),
-    ("{drug}的成人推荐剂量是每天{dose}毫克。", "{drug}的成人推荐剂量是多少？", "dose"),
-    ("{city}办事处的负责人是{person}。", "{city}办事处的负责人是谁？", "person"),
-    ("{town}动物园的小熊猫名叫{pet}。", "{town}动物园的小熊猫叫什么名字？", "pet"),
-    ("{river}河上的步行桥长{length}米。", "{river}河上的步行桥有多长？", "length"),
-    ("{person}的南瓜汤的秘方是{ingredient}。", "{person}的南瓜汤的秘方是什么？", "ingredient"),
+    ("{place}仓库的门禁密码是{code}。", "{place}仓库的门禁密码是什么？", "{code}"),
+    ("{island}岛上的灯塔是由{person}建造的。", "{island}岛上的灯塔是谁建造的？", "{person}"),
+    ("{town}的风筝节每年{month}举行。", "{town}的风筝节每年几月举行？", "{month}"),
+    ("{drug}的成人推荐剂量是每天{dose}毫克。", "{drug}的成人推荐剂量是多少？", "{dose}毫克"),
+    ("{city}办事处的负责人是{person}。", "{city}办事处的负责人是谁？", "{person}"),
+    ("{town}动物园的小熊猫名叫{pet}。", "{town}动物园的小熊猫叫什么名字？", "{pet}"),
+    ("{river}河上的步行桥长{length}米。", "{river}河上的步行桥有多长？", "{length}米"),
+    ("{person}的南瓜汤的秘方是{ingredient}。", "{person}的南瓜汤的秘方是什么？", "{ingredient}"),
 ]
 ZH_POOLS = {
     "place": ["青石镇", "柳河湾", "白鹭港", "云杉岭"],
@@ -89,12 +89,12 @@ class Haystack:
 
 
 def _fill(template: tuple[str, str, str], pools: dict, rng: random.Random) -> tuple[str, str, str]:
-    fact, question, slot = template
+    fact, question, answer = template
     values = {name: rng.choice(pool) for name, pool in pools.items()}
     values.update(code=str(rng.randint(1000, 9999)), year=str(rng.randint(1820, 1960)), dose=str(rng.choice(range(50, 900, 25))),
                   length=str(rng.randint(40, 380)), port=str(rng.randint(2000, 9999)),
                   date=f"{rng.randint(2, 28)} {rng.choice(EN_POOLS['month'])} {rng.randint(1700, 1899)}")
-    return fact.format(**values), question.format(**values), values[slot]
+    return fact.format(**values), question.format(**values), answer.format(**values)
 
 
 def english_filler() -> str:

@@ -23,6 +23,9 @@ _CJK_RUN_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _HARD_STOPS = set(".;!?()[]{}<>\"`。;|=")
 _CODE_MARKS = set(":%$@#/\\")
 ZH_FUNCTION_WORDS = frozenset("的 了 是 在 和 与 或 及 为 将 把 被 对 从 以 由 于 也 都 而 之 其 这 那 一个 可以 就 要 请 中 上 下 来 去 会 能".split())
+# Words an answer should not start or end on, beyond the stopwords: "every June" -> "June".
+EDGE_WORDS = STOPWORDS | {"every", "per", "approximately", "roughly", "around", "nearly", "exactly", "simply",
+                          "then", "now", "type", "press", "use", "using"}
 _MONTHS = {"january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
            "november", "december"}
 
@@ -67,7 +70,7 @@ def _is_punct(word: Word) -> bool:
 def _is_stop(word: Word) -> bool:
     if word.is_cjk:
         return word.text in ZH_FUNCTION_WORDS
-    return word.text.lower() in STOPWORDS
+    return word.text.lower() in EDGE_WORDS
 
 
 def _key(word: Word) -> str:
