@@ -1,0 +1,52 @@
+"""What the Streamlit pages share: the language, pipelines cached once per process, errors shown as messages."""
+
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+import streamlit as st
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from texts import LANGUAGES, text  # noqa: E402
+
+import mmkit  # noqa: E402
+from mmkit.errors import InputError, MissingDependencyError  # noqa: E402
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "data" / "examples"
+
+
+def language_picker() -> str:
+    choice = st.sidebar.radio("Interface language / 界面语言", list(LANGUAGES), key="ui_language")
+    return LANGUAGES[choice]
+
+
+def ui_lang() -> str:
+    return LANGUAGES[st.session_state.get("ui_language", "English")]
+
+
+def t(key: str, **values) -> str:
+    return text(key, ui_lang(), **values)
+
+
+@st.cache_resource(show_spinner="Loading the model (first time only)…")
+def get_pipeline(task: str, model: str = "", quantization: str = "none"):
+    return mmkit.pipeline(task, model=model.strip() or None, quantization=None if quantization == "none" else quantization)
+
+
+def model_controls(prefix: str) -> tuple[str, str]:
+    col_model, col_quant = st.columns([3, 1])
+    model = col_model.text_input(t("model"), key=f"{prefix}_model")
+    quantization = col_quant.selectbox(t("quantization"), ["none", "8bit", "4bit"], key=f"{prefix}_quant")
+    return model, quantization
+
+
+@contextmanager
+def friendly_errors():
+    """Show our input errors as a red message (and anything unexpected as a short one), never a traceback."""
+    try:
+        yield
+    except (InputError, MissingDependencyError) as error:
+        st.error(str(error))
+    except Exception as error:  # the page must survive whatever a user sends
+        st.error(f"Something went wrong ({type(error).__name__}). Please try other input.")

@@ -1,0 +1,39 @@
+import tempfile
+from pathlib import Path
+
+import streamlit as st
+from st_common import EXAMPLES, friendly_errors, get_pipeline, model_controls, t
+
+from mmkit.inputs import safe_extract_zip
+
+st.header(t("tab_retrieval"))
+model, quantization = model_controls("ret")
+upload = st.file_uploader(t("index_source"), type=["zip"], key="ret_zip")
+if st.button(t("build_index"), key="ret_build"):
+    with friendly_errors():
+        if upload is not None:
+            folder = Path(tempfile.mkdtemp(prefix="mmkit-upload-"))
+            archive = folder / "upload.zip"
+            archive.write_bytes(upload.getvalue())
+            paths = safe_extract_zip(archive, folder / "images")
+        else:
+            paths = sorted((EXAMPLES / "images").glob("*.png"))
+        retriever = get_pipeline("cross-modal-retrieval", model, quantization).fresh()
+        bar = st.progress(0.0, text=t("build_index"))
+        step = 16
+        for start in range(0, len(paths), step):
+            chunk = paths[start : start + step]
+            retriever.add([str(p) for p in chunk], ids=[Path(p).stem for p in chunk], progress=lambda it, **kw: it)
+            bar.progress(min(1.0, (start + len(chunk)) / len(paths)))
+        st.session_state["retriever"] = retriever
+        st.success(t("indexed", n=len(retriever)))
+query = st.text_input(t("query_text"), "a red fruit", key="ret_query")
+k = st.slider(t("top_k"), 1, 20, 6, key="ret_k")
+if st.button(t("search"), type="primary", key="ret_search"):
+    with friendly_errors():
+        retriever = st.session_state.get("retriever")
+        if retriever is None:
+            st.warning(t("no_index"))
+        else:
+            hits = retriever.search(query, k=k)
+            st.image([h["path"] for h in hits], caption=[f"{h['id']} {h['score']:.3f}" for h in hits], width=110)
