@@ -67,12 +67,13 @@ def cmd_models(args) -> object:
     from mmkit.models import list_models
 
     rows = [
-        {"name": s.name, "task": s.task, "size_mb": s.size_mb, "ready": s.is_ready(), "licence": s.licence,
-         "source": s.source, "description": s.description}
+        {"name": s.name, "kind": s.kind, "size_mb": s.size_mb, "ready": s.ready(), "licence": s.licence,
+         "languages": list(s.languages), "source": s.source, "description": s.description, "install": s.install}
         for s in list_models()
     ]
     text = "\n".join(
-        f"{'ready  ' if r['ready'] else 'missing'}  {r['name']:<20} {r['task']:<22} {r['size_mb']:>6} MB  {r['description']}"
+        f"{'ready  ' if r['ready'] else 'missing'}  {r['name']:<18} {r['kind']:<19} {r['size_mb']:>6.0f} MB  "
+        f"{r['description']}" + ("" if r["ready"] else f"  (install: {r['install']})")
         for r in rows
     )
     return rows, text

@@ -64,11 +64,12 @@ class TextClassificationPipeline(Pipeline):
         self.sequence_classifier = None
         self.tokenizer = None
         if model is None:
+            from mmkit.models import is_ready
             from mmkit.models import load as load_embedded
 
             self.encoder = load_embedded("minilm")
-            self.head = load_embedded("topic-classifier", required=False)
-            self.model_name = "all-MiniLM-L6-v2 (embedded) + topic-classifier"
+            self.head = load_embedded("topic-classifier") if is_ready("topic-classifier") else None
+            self.model_name = "all-MiniLM-L6-v2 (embedded)" + (" + topic-classifier" if self.head else "")
         else:
             config = load_auto(AutoConfig, model, alternative="model=None (the embedded MiniLM)")
             architectures = getattr(config, "architectures", None) or []
@@ -149,8 +150,7 @@ class TextClassificationPipeline(Pipeline):
             raise InputError(
                 f"{self.model_name} has no fine-tuned head: pass labels=[...] for zero-shot classification"
             )
-        embeddings = self.encoder.embed(texts, self.batch_size)
-        return self.head.predict_proba(embeddings, texts), list(self.head.labels)
+        return self.head.predict_proba(texts), self.head.labels
 
     def _sequence_classifier_probabilities(self, texts: list[str]) -> torch.Tensor:
         encoded = self.tokenizer(texts, truncation=True, max_length=512)["input_ids"]
