@@ -32,8 +32,11 @@ class TrainConfig:
 
     ``batch_size`` is per process: under ``accelerate launch --num_processes N`` one optimizer step sees
     ``N * batch_size * grad_accum_steps`` examples. ``warmup_ratio`` is the fraction of optimizer steps spent
-    warming up before the cosine decay. With ``output_dir`` set, a checkpoint is written after every epoch
-    (``checkpoint-epoch{k}/``) and the final model to ``model/``.
+    warming up before the cosine decay. ``mixed_precision`` is "no", "bf16" or "fp16" (autocast; bf16 also works
+    on CPU). ``max_grad_norm=None`` turns clipping off; ``eval_every_epoch=False`` evaluates after the last epoch
+    only. With ``output_dir`` set, a checkpoint is written after every epoch (``checkpoint-epoch{k}/``: weights as
+    ``model.safetensors`` unless ``save_safetensors=False``) and the final model to ``model/``. ``optimizer`` is
+    "adamw" or "sgd" (plain, no momentum: each update is exactly -lr * gradient).
     """
 
     epochs: int = 3
@@ -277,7 +280,8 @@ def train(
                 optimizer.zero_grad()
             loss_sum += loss.detach().float()
             batches += 1
-            bar.set_postfix(loss=f"{loss.item():.4f}")
+            if not bar.disable:  # .item() waits for the device; only the process that shows the bar pays
+                bar.set_postfix(loss=f"{loss.item():.4f}")
 
         totals = accelerator.reduce(torch.stack([loss_sum, loss_sum.new_tensor(batches)]), reduction="sum")
         record = {"epoch": epoch + 1, "train_loss": (totals[0] / totals[1]).item(), "lr": scheduler.get_last_lr()[0]}
