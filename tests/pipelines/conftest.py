@@ -9,9 +9,9 @@ WORDS = "the a team won match game phone chip screen new fast cake bread cook ba
 def write_bert_tokenizer(folder):
     from transformers import BertTokenizerFast
 
-    vocab = folder / "vocab.txt"
-    vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS]) + "\n")
-    tokenizer = BertTokenizerFast(vocab_file=str(vocab))
+    # transformers 5 ignores vocab_file= here (a tokenizer of special tokens only); vocab= takes the words.
+    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS]
+    tokenizer = BertTokenizerFast(vocab={word: i for i, word in enumerate(words)})
     tokenizer.save_pretrained(folder)
     return tokenizer
 
