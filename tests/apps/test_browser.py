@@ -1,0 +1,80 @@
+"""A real browser: headless Chromium, driven by Playwright, runs one example per tab and takes a screenshot.
+
+Skips with the reason when Debian's chromium is not installed (`.ci/run` installs it). Screenshots land in
+``docs/screenshots/`` when MMKIT_SCREENSHOTS=1, else in the test's temporary folder.
+"""
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+sync_api = pytest.importorskip("playwright.sync_api")
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+         "--no-first-run", "--disable-sync", "--disable-quic"]
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
+
+
+@pytest.fixture(scope="module")
+def page(gradio_url, tmp_path_factory):
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        page.set_default_timeout(180_000)
+        page.goto(gradio_url)
+        yield page
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory) -> Path:
+    if os.environ.get("MMKIT_SCREENSHOTS") == "1":
+        folder = ROOT / "docs" / "screenshots"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+    return tmp_path_factory.mktemp("screenshots")
+
+
+def open_tab(page, name: str):
+    page.get_by_role("tab", name=name).click()
+
+
+def test_classify_tab(page, shots):
+    open_tab(page, "Text classification")
+    page.get_by_label("Text", exact=True).fill("The striker scored twice in the final minutes of the match.")
+    page.get_by_role("button", name="Classify").click()
+    page.get_by_text("sports").first.wait_for()
+    page.screenshot(path=str(shots / "classify.png"), full_page=True)
+
+
+def test_caption_tab(page, shots):
+    open_tab(page, "Image captioning")
+    page.locator("input[type=file]").first.set_input_files(str(ROOT / "data/examples/images/composite_1.png"))
+    page.get_by_role("button", name="Caption", exact=True).click()
+    page.get_by_text("explain", exact=False).first.wait_for(state="attached")
+    page.wait_for_function("() => [...document.querySelectorAll('textarea')].some(t => t.value.includes('dog'))")
+    page.screenshot(path=str(shots / "caption.png"), full_page=True)
+
+
+def test_retrieval_tab(page, shots):
+    open_tab(page, "Cross-modal retrieval")
+    page.get_by_role("button", name="Build index").click()
+    page.wait_for_function("() => [...document.querySelectorAll('textarea')].some(t => t.value.includes('indexed'))")
+    page.get_by_label("Search by text").fill("a red fruit")
+    page.get_by_role("button", name="Search", exact=True).click()
+    page.locator(".gallery-item, button.thumbnail-item, [data-testid='gallery'] img").first.wait_for()
+    page.screenshot(path=str(shots / "retrieval.png"), full_page=True)
+
+
+def test_qa_tab(page, shots):
+    open_tab(page, "Long-text QA")
+    document = (ROOT / "data/examples/documents/solar_system.md").read_text(encoding="utf-8")
+    page.get_by_label("Document (paste text)").fill(document)
+    page.get_by_label("Question").fill("Which planet has the Great Red Spot?")
+    page.get_by_role("button", name="Ask").click()
+    page.wait_for_function("() => [...document.querySelectorAll('textarea')].some(t => t.value.includes('Jupiter'))")
+    page.screenshot(path=str(shots / "qa.png"), full_page=True)
