@@ -8,7 +8,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.mmkit-installed
 
-.PHONY: install demo demo-streamlit test test-slow lint bench course models clean
+.PHONY: install demo demo-streamlit test test-slow lint bench course grade models clean
 
 install: $(STAMP)
 
@@ -28,7 +28,7 @@ demo-streamlit: install
 	$(VENV)/bin/streamlit run apps/streamlit_app.py
 
 lint: install
-	$(VENV)/bin/ruff check mmkit tests bench apps
+	$(VENV)/bin/ruff check mmkit tests bench apps course data
 
 test: lint
 	$(VENV)/bin/pytest -q
@@ -40,6 +40,10 @@ course: install
 	$(PY) course/run_notebooks.py
 
 # Retrain every model shipped in data/models/ from scratch (each about 30 minutes or less on 2 CPU cores).
+# Grade a student notebook: make grade ASSIGNMENT=01_attention [SUBMISSION=path/to/notebook.ipynb]
+grade: install
+	$(PY) course/assignments/grade.py $(ASSIGNMENT) $(SUBMISSION)
+
 models: install
 	for name in topic-classifier tiny-clip tiny-captioner; do $(PY) -m mmkit.models.train $$name || exit 1; done
 
