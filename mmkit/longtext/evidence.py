@@ -37,8 +37,8 @@ def coverage(question_terms: list[str], text_terms: set[str], index: DocumentInd
 
 
 def rank_evidence(question: str, hits: list[Hit], index: DocumentIndex, encoder=None,
-                  cosine_weight: float = 0.35) -> list[Evidence]:
-    """All sentences of ``hits``' chunks, best evidence first.
+                  query: np.ndarray | None = None, cosine_weight: float = 0.35) -> list[Evidence]:
+    """All sentences of ``hits``' chunks, best evidence first; ``query`` (D,) is the question's embedding.
 
     A sentence is scored with its neighbours' terms at half weight, so "It was built in 1949." after
     "The lighthouse on Wyke Island ..." still covers a question about the lighthouse.
@@ -65,13 +65,14 @@ def rank_evidence(question: str, hits: list[Hit], index: DocumentIndex, encoder=
         with_context = coverage(question_terms, own[i] | neighbours, index)
         scores.append((i, alone, 0.5 * (alone + with_context)))
     cosines = np.zeros(len(sentences), dtype=np.float32)
-    if encoder is not None:
-        vectors = np.asarray(encoder.embed([question] + [text[s:e] for s, e, _ in sentences]), dtype=np.float32)
-        cosines = vectors[1:] @ vectors[0]
+    use_cosine = encoder is not None and query is not None
+    if use_cosine:
+        keys = [start for start, _, _ in sentences]
+        cosines = index.vectors("sentence", keys, [text[s:e] for s, e, _ in sentences], encoder) @ query
     ranked = []
     for i, alone, mixed in scores:
         start, end, chunk_index = sentences[i]
-        weight = cosine_weight if encoder is not None else 0.0
+        weight = cosine_weight if use_cosine else 0.0
         score = (1 - weight) * mixed + weight * float(cosines[i])
         ranked.append(Evidence(start, end, text[start:end], alone, float(cosines[i]), score, chunk_index))
     ranked.sort(key=lambda evidence: -evidence.score)

@@ -15,6 +15,8 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
+
 from mmkit.errors import InputError
 from mmkit.longtext.evidence import rank_evidence
 from mmkit.longtext.reader import CausalLMReader, ExtractiveReader, LexicalReader
@@ -26,7 +28,7 @@ from mmkit.longtext.spans import candidates
 MIN_COVERAGE = 0.5
 MIN_COSINE = 0.6
 EVIDENCE_SENTENCES = 2  # candidates come from the best two sentences, in case the best one is a near miss
-CANDIDATES_PER_SENTENCE = 12
+MAX_CANDIDATES = 8  # the reader scores this many spans, best prior first; each costs a short LM continuation
 
 
 def _load_reader(spec, lang: str):
@@ -129,13 +131,14 @@ class LongTextQA:
         text = read_document(document)
         index = self.cache.get(text, self.lang)
         encoder = self.encoder
-        hits = index.search(question, top_k=top_k or self.top_k, encoder=encoder)
+        query = None if encoder is None else np.asarray(encoder.embed([question]), dtype=np.float32)[0]
+        hits = index.search(question, top_k=top_k or self.top_k, encoder=encoder, query=query)
         to_original = index.clean.to_original
         chunks = [{"start": s, "end": e, "score": hit.score, "bm25": hit.bm25, "cosine": hit.cosine,
                    "text": text[s:e]} for hit in hits for s, e in [to_original(hit.chunk.start, hit.chunk.end)]]
         result = {"answer": None, "found": False, "evidence": None, "start": None, "end": None,
                   "answer_start": None, "answer_end": None, "score": 0.0, "lang": index.lang, "chunks": chunks}
-        ranked = rank_evidence(question, hits, index, encoder)
+        ranked = rank_evidence(question, hits, index, encoder, query)
         if not ranked:
             return result
         best = ranked[0]
@@ -145,9 +148,10 @@ class LongTextQA:
             return result
         spans = []
         for evidence in ranked[:EVIDENCE_SENTENCES]:
-            for span in candidates(evidence.text, evidence.start, question)[:CANDIDATES_PER_SENTENCE]:
+            for span in candidates(evidence.text, evidence.start, question):
                 span.prior += evidence.score - best.score  # a span from a weaker sentence starts behind
                 spans.append(span)
+        spans = sorted(spans, key=lambda span: -span.prior)[:MAX_CANDIDATES]
         reader = self.reader(index.lang)
         if max_new_tokens is not None and hasattr(reader, "tokenizer"):
             spans = [span for span in spans if len(reader.tokenizer(span.text).input_ids) <= max_new_tokens] or spans

@@ -34,12 +34,17 @@ ZH_STOP_CHARS = frozenset("的了是在和与或吗呢吧啊么什哪谁几多�
 
 
 def _stem(word: str) -> str:
-    """Plural and possessive endings only: "codes" and "code" should match; a full stemmer is not worth it here."""
-    if len(word) > 4 and word.endswith("ies"):
+    """A light suffix stripper, enough for "continued"/"continue", "moved"/"move", "codes"/"code": strip one of
+    -ies, -ing, -ed, -es, -s, then a final -e. A full stemmer is not worth a dependency here."""
+    if len(word) <= 3 or not word.isalpha():
+        return word
+    if word.endswith("ies") and len(word) > 4:
         return word[:-3] + "y"
-    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
-        return word[:-1]
-    return word
+    for suffix in ("ing", "ed", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith(("ss", "us", "is")):
+            word = word[: -len(suffix)]
+            break
+    return word[:-1] if word.endswith("e") and len(word) > 3 else word
 
 
 def terms(text: str) -> list[str]:
@@ -82,7 +87,7 @@ class DocumentIndex:
     lang: str
     bm25: bm25s.BM25
     document_frequency: Counter
-    embeddings: dict[int, np.ndarray] = field(default_factory=dict)
+    embeddings: dict[tuple[str, int], np.ndarray] = field(default_factory=dict)  # ("chunk"|"sentence", id)
 
     def idf(self, term: str) -> float:
         """BM25's idf of ``term`` over the chunks; an unseen term gets the largest value."""
@@ -97,31 +102,31 @@ class DocumentIndex:
             return np.zeros(len(self.chunks), dtype=np.float32)
         return self.bm25.get_scores(ids)
 
-    def search(self, question: str, top_k: int = 3, encoder=None, candidates: int = 24,
-               bm25_weight: float | None = None) -> list[Hit]:
+    def vectors(self, kind: str, keys: list[int], texts: list[str], encoder) -> np.ndarray:
+        """(len(keys), D) embeddings of chunks or sentences (``kind``), computing only those not seen before."""
+        missing = [(key, text) for key, text in zip(keys, texts) if (kind, key) not in self.embeddings]
+        if missing:
+            fresh = np.asarray(encoder.embed([text for _, text in missing]), dtype=np.float32)
+            self.embeddings.update(((kind, key), vector) for (key, _), vector in zip(missing, fresh))
+        return np.stack([self.embeddings[(kind, key)] for key in keys]) if keys else np.zeros((0, 1), np.float32)
+
+    def search(self, question: str, top_k: int = 3, encoder=None, query: np.ndarray | None = None,
+               candidates: int = 24, bm25_weight: float | None = None) -> list[Hit]:
         """The ``top_k`` best chunks for ``question``, best first.
 
         BM25 picks ``candidates`` chunks; with an ``encoder`` (anything with ``embed(texts) -> (N, D)`` unit
-        vectors) those are re-ranked by the hybrid score. Chunks already embedded for an earlier question are not
-        embedded again.
+        vectors) and the question's vector ``query`` (D,), those are re-ranked by the hybrid score.
         """
         scores = self.bm25_scores(question)
-        order = np.argsort(-scores, kind="stable")[: max(candidates, top_k)]
-        best = float(scores[order[0]]) if len(order) else 0.0
-        if encoder is None or best <= 0.0:
+        order = [int(i) for i in np.argsort(-scores, kind="stable")[: max(candidates, top_k)]]
+        best = float(scores[order[0]]) if order else 0.0
+        if encoder is None or query is None or best <= 0.0:
             return [Hit(self.chunks[i], float(scores[i]) / best if best > 0 else 0.0, float(scores[i]), None)
                     for i in order[:top_k]]
-        missing = [int(i) for i in order if int(i) not in self.embeddings]
-        if missing:
-            vectors = np.asarray(encoder.embed([self.chunks[i].text for i in missing]), dtype=np.float32)
-            self.embeddings.update(zip(missing, vectors))
-        query = np.asarray(encoder.embed([question]), dtype=np.float32)[0]
+        cosines = self.vectors("chunk", order, [self.chunks[i].text for i in order], encoder) @ query
         weight = bm25_weight if bm25_weight is not None else (0.7 if self.lang == "zh" else 0.5)
-        hits = []
-        for i in order:
-            cosine = float(self.embeddings[int(i)] @ query)
-            score = weight * float(scores[i]) / best + (1 - weight) * cosine
-            hits.append(Hit(self.chunks[int(i)], score, float(scores[i]), cosine))
+        hits = [Hit(self.chunks[i], weight * float(scores[i]) / best + (1 - weight) * float(cosine), float(scores[i]),
+                    float(cosine)) for i, cosine in zip(order, cosines)]
         hits.sort(key=lambda hit: -hit.score)
         return hits[:top_k]
 

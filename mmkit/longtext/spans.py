@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 
 import jieba
+import jieba.posseg
 
 from mmkit.longtext.retrieval import STOPWORDS, _stem
 
@@ -25,7 +26,10 @@ _CODE_MARKS = set(":%$@#/\\")
 ZH_FUNCTION_WORDS = frozenset("的 了 是 在 和 与 或 及 为 将 把 被 对 从 以 由 于 也 都 而 之 其 这 那 一个 可以 就 要 请 中 上 下 来 去 会 能".split())
 # Words an answer should not start or end on, beyond the stopwords: "every June" -> "June".
 EDGE_WORDS = STOPWORDS | {"every", "per", "approximately", "roughly", "around", "nearly", "exactly", "simply",
-                          "then", "now", "type", "press", "use", "using"}
+                          "then", "now", "type", "press", "use", "using", "up", "next", "during", "after", "before", "since",
+                          "until", "within", "between", "among", "through", "via", "upon", "without", "against"}
+# Lower-case words that join a name: "Guido van Rossum", "Ludwig van Beethoven", "Charles de Gaulle".
+NAME_PARTICLES = {"van", "von", "de", "der", "den", "da", "di", "du", "la", "le", "bin", "ibn", "al"}
 _MONTHS = {"january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
            "november", "december"}
 
@@ -36,6 +40,7 @@ class Word:
     end: int
     text: str
     is_cjk: bool = False
+    tag: str = ""  # jieba's part of speech for Chinese words: "nr" person, "ns" place, "m" number, ...
 
 
 @dataclass
@@ -55,8 +60,11 @@ def words(text: str, offset: int = 0) -> list[Word]:
     for run in _CJK_RUN_RE.finditer(text):
         out.extend(Word(offset + position + m.start(), offset + position + m.end(), m.group())
                    for m in _TOKEN_RE.finditer(text[position : run.start()]))
-        out.extend(Word(offset + run.start() + s, offset + run.start() + e, w, True)
-                   for w, s, e in jieba.tokenize(run.group()))
+        position_in_run = run.start()
+        for pair in jieba.posseg.cut(run.group()):
+            out.append(Word(offset + position_in_run, offset + position_in_run + len(pair.word), pair.word, True,
+                            pair.flag))
+            position_in_run += len(pair.word)
         position = run.end()
     out.extend(Word(offset + position + m.start(), offset + position + m.end(), m.group())
                for m in _TOKEN_RE.finditer(text[position:]))
@@ -68,6 +76,8 @@ def _is_punct(word: Word) -> bool:
 
 
 def _is_stop(word: Word) -> bool:
+    if word.tag == "key":
+        return False
     if word.is_cjk:
         return word.text in ZH_FUNCTION_WORDS
     return word.text.lower() in EDGE_WORDS
@@ -102,17 +112,37 @@ def answer_type(question: str) -> str:
     return "any"
 
 
+def _is_code(word: Word) -> bool:
+    """A key, command or identifier: ":wq", "dd", "x", "CTRL-G", "groupadd", "LARK_CACHE_DIR"; not "Vim"."""
+    text = word.text
+    if word.is_cjk:
+        return False
+    return (not text.isalnum() and any(char.isalnum() for char in text)) or text in "%$" or text.islower() or \
+        (len(text) == 1 and text.isalpha()) or bool(re.fullmatch(r"[A-Z0-9_]+(-[A-Z0-9]+)?", text))
+
+
 def _type_match(kind: str, span: list[Word]) -> float:
     text = " ".join(word.text for word in span)
     if kind == "number":
-        return 1.0 if re.search(r"\d|[一二三四五六七八九十百千万两]", text) or text.lower() in _MONTHS else 0.0
+        numeric = re.search(r"\d|[一二三四五六七八九十百千万两]", text) or any(w.tag in ("m", "t", "mq") for w in span)
+        return 1.0 if numeric or text.lower() in _MONTHS else 0.0
     if kind == "person":
         if span[0].is_cjk:
-            return 1.0 if 2 <= len(text) <= 4 else 0.3
-        return 1.0 if all(word.text[:1].isupper() for word in span if not _is_stop(word)) else 0.0
+            return 1.0 if any(word.tag.startswith("nr") for word in span) else 0.2
+        if not all(word.text[:1].isupper() or word.text in NAME_PARTICLES for word in span):
+            return 0.0
+        return 0.5 if all(word.text.isupper() for word in span) else 1.0  # "CWI" may be an organisation
     if kind == "code":
-        return 1.0 if len(span) == 1 and not span[0].is_cjk and len(span[0].text) <= 4 else 0.0
+        return 1.0 if len(span) == 1 and _is_code(span[0]) else 0.0
+    if text.lower() not in _MONTHS and all(
+            word.text[:1].isupper() or word.text[:1].isdigit() for word in span if not word.is_cjk and not _is_stop(word)):
+        return 0.6  # a name or a number is a likelier answer to "which X" than a common word
     return 0.5
+
+
+def _looks_like_verb(word: Word) -> bool:
+    """Lower-case English -ed/-ing words ("moved", "continued", "using") are rarely what a question asks for."""
+    return not word.is_cjk and word.text.islower() and len(word.text) > 4 and word.text.endswith(("ed", "ing"))
 
 
 def candidates(sentence: str, offset: int, question: str, max_words: int = 8) -> list[Candidate]:
@@ -124,6 +154,13 @@ def candidates(sentence: str, offset: int, question: str, max_words: int = 8) ->
     sentence_words = words(sentence, offset)
     keys = question_keys(question)
     kind = answer_type(question)
+    if kind == "code":  # in "type a to insert" or "输入 a" the letter is a key, in "type a capital O" an article
+        for k, word in enumerate(sentence_words):
+            following = sentence_words[k + 1] if k + 1 < len(sentence_words) else None
+            if len(word.text) == 1 and word.text.isalpha() and not word.is_cjk and (
+                    following is None or following.is_cjk or _is_punct(following) or
+                    following.text.lower() in ("to", "key", "and", "or")):
+                word.tag = "key"
     in_question = [(not _is_punct(w) and not _is_stop(w) and _key(w) in keys) for w in sentence_words]
     anchors = [i for i, hit in enumerate(in_question) if hit]
     out = []
@@ -148,8 +185,9 @@ def candidates(sentence: str, offset: int, question: str, max_words: int = 8) ->
             whole_run = (i == 0 or in_question[i - 1] or _is_punct(sentence_words[i - 1]) or _is_stop(sentence_words[i - 1])) and \
                         (j + 1 == len(sentence_words) or in_question[j + 1] or _is_punct(sentence_words[j + 1]) or
                          _is_stop(sentence_words[j + 1]))
+            verb = _looks_like_verb(first) or _looks_like_verb(last)
             prior = (2.0 * novelty + 0.8 * closeness + 1.0 * _type_match(kind, span) + 0.4 * whole_run
-                     - 0.08 * len(content))
+                     - 0.08 * len(content) - 0.5 * verb)
             out.append(Candidate(first.start, last.end, sentence[first.start - offset : last.end - offset], prior))
     out.sort(key=lambda candidate: -candidate.prior)
     return out
