@@ -1,6 +1,6 @@
 """Top-10 retrieval over random unit vectors: latency, recall@10 against exact float32, build time.
 
-    .venv/bin/python bench/retrieval.py [--sizes 100000,1000000] [--data random,clustered] [--dim 384]
+    .venv/bin/python bench/retrieval.py [--sizes 100000,1000000] [--data random,clustered] [--dim 384] [--threads N]
 
 Two data sets per size, both unit vectors in ``--dim`` dimensions with 200 held-out queries:
 
@@ -40,7 +40,7 @@ from mmkit.index import VectorIndex  # noqa: E402
 K = 10
 N_QUERIES = 200
 BATCH = 64
-NPROBES = (8, 32, 128)
+NPROBES = (8, 32, 64, 128)
 
 
 def make_data(kind: str, n: int, dim: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -148,7 +148,11 @@ def main() -> None:
     parser.add_argument("--sizes", default="100000,1000000", help="comma-separated index sizes")
     parser.add_argument("--data", default="random,clustered", help="comma-separated: random, clustered")
     parser.add_argument("--dim", type=int, default=384)
+    parser.add_argument("--threads", type=int, help="torch and FAISS threads (default: torch's own choice)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+        faiss.omp_set_num_threads(args.threads)
     start = time.time()
     print(
         f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__} "
