@@ -67,8 +67,11 @@ class TextClassificationPipeline(Pipeline):
             from mmkit.models import is_ready
             from mmkit.models import load as load_embedded
 
-            self.encoder = load_embedded("minilm")
-            self.head = load_embedded("topic-classifier") if is_ready("topic-classifier") else None
+            # Quantization changes the encoder in place: a quantized pipeline gets its own copy, not the shared one.
+            self.encoder = HFTextEncoder() if quantization else load_embedded("minilm")
+            self.head = None
+            if is_ready("topic-classifier"):
+                self.head = self._own_head() if quantization else load_embedded("topic-classifier")
             self.model_name = "all-MiniLM-L6-v2 (embedded)" + (" + topic-classifier" if self.head else "")
         else:
             config = load_auto(AutoConfig, model, alternative="model=None (the embedded MiniLM)")
@@ -83,6 +86,14 @@ class TextClassificationPipeline(Pipeline):
         if self.encoder is not None:
             self.encoder.to(self.device).eval()
         self._quantize()
+
+    def _own_head(self):
+        """The topic head bound to this pipeline's own (quantized) encoder instead of the shared MiniLM."""
+        from mmkit.models.registry import REPO_ROOT, get_spec
+        from mmkit.models.text_classifier import TopicClassifier
+
+        folder = REPO_ROOT / get_spec("topic-classifier").source.removeprefix("repo:")
+        return TopicClassifier.from_pretrained(folder, encoder=self.encoder)
 
     def _load_sequence_classifier(self, model) -> None:
         from transformers import AutoModelForSequenceClassification, AutoTokenizer

@@ -85,3 +85,19 @@ def test_unknown_model_id_is_a_clear_error(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(InputError, match="embedded"):
         mmkit.pipeline("text-classification", model="no-such-org/no-such-model")
+
+
+def test_quantized_pipeline_gives_the_float_answers_and_leaves_the_shared_encoder_alone(clf):
+    from torch import nn
+
+    from mmkit.models import load
+
+    texts = ["The striker scored twice and the team won.", "The bank raised interest rates.",
+             "这家餐厅的红烧肉很好吃。"]
+    quantized = mmkit.pipeline("text-classification", quantization="8bit")
+    assert "8bit" in repr(quantized)
+    assert [r[0]["label"] for r in quantized(texts)] == [r[0]["label"] for r in clf(texts)]
+    labels = ["sports", "finance", "food"]
+    assert [r[0]["label"] for r in quantized(texts, labels=labels)] == [r[0]["label"] for r in clf(texts, labels=labels)]
+    shared_query = load("minilm").model.encoder.layer[0].attention.self.query
+    assert type(shared_query) is nn.Linear
