@@ -39,7 +39,7 @@ FORMAT_VERSION = 1
 VECTORS_FILE = "vectors.safetensors"
 META_FILE = "meta.json"
 _PENDING = VECTORS_FILE + ".new"  # written first; moved into place after meta.json commits to it
-_BLOCK_ROWS = 32768  # rows scored at once: bounds the (block, Q) score matrix and the float32 upcast buffer
+_BLOCK_ROWS = 32768  # rows scored at once for a batch: bounds the (block, Q) scores and the bfloat16 buffer
 _RERANK = 4  # exact search keeps RERANK * k candidates per query before re-scoring them in float32
 _HASH_CHUNK = 1 << 24
 
@@ -274,9 +274,12 @@ class VectorIndex:
             if self.dtype == "float16" and len(q) > 1
             else None
         )
+        # One query's scores are only N floats: score them in one call, which is one parallel region instead of
+        # several (each a point where a thread can wait for a descheduled peer on a busy machine).
+        block_rows = self._n if len(q) == 1 else _BLOCK_ROWS
         cand_scores, cand_rows = [], []
-        for start in range(0, self._n, _BLOCK_ROWS):
-            end = min(start + _BLOCK_ROWS, self._n)
+        for start in range(0, self._n, block_rows):
+            end = min(start + block_rows, self._n)
             scores = self._block_scores(prepared, start, end, buffer)  # (block, Q)
             s, i = torch.topk(scores, min(keep, end - start), dim=0)
             cand_scores.append(s)
