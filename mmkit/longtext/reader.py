@@ -18,9 +18,10 @@ import torch
 
 from mmkit.longtext.spans import Candidate
 
-# The prior is in "prior units" (about 0..4); the LM's summed log-probability is in nats. One nat of likelihood is
-# worth PRIOR_WEIGHT prior units; chosen on generated needle documents (bench/longqa.py --tune), not the real sets.
+# The prior is in "prior units" (about 0..4), the LM's evidence in nats; see CausalLMReader.choose.
 PRIOR_WEIGHT = 1.0
+LM_WEIGHT = 0.1
+CALIBRATE = True
 
 
 class LexicalReader:
@@ -43,10 +44,13 @@ class CausalLMReader:
 
     name = "causal-lm"
 
-    def __init__(self, model, tokenizer, prior_weight: float = PRIOR_WEIGHT, max_context_tokens: int = 384):
+    def __init__(self, model, tokenizer, prior_weight: float = PRIOR_WEIGHT, lm_weight: float = LM_WEIGHT,
+                 calibrate: bool = CALIBRATE, max_context_tokens: int = 384):
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.prior_weight = prior_weight
+        self.lm_weight = lm_weight
+        self.calibrate = calibrate
         self.max_context_tokens = max_context_tokens
         self.chat = bool(getattr(tokenizer, "chat_template", None))
 
@@ -102,8 +106,15 @@ class CausalLMReader:
         return scores
 
     def choose(self, question: str, context: str, spans: list[Candidate]) -> tuple[int, np.ndarray]:
-        likelihood = self.log_likelihoods(question, context, [span.text for span in spans])
-        scores = likelihood + self.prior_weight * np.array([span.prior for span in spans], dtype=np.float32)
+        """Index of the best span and every span's score: prior_weight * prior + lm_weight * evidence, where
+        evidence = log P(span | context, question) - log P(span | context, no question) when ``calibrate`` (the
+        second term removes the model's taste for short, frequent strings such as "2" or "1995"), else the first
+        term alone."""
+        texts = [span.text for span in spans]
+        evidence = self.log_likelihoods(question, context, texts)
+        if self.calibrate:
+            evidence = evidence - self.log_likelihoods("", context, texts)
+        scores = self.lm_weight * evidence + self.prior_weight * np.array([span.prior for span in spans], np.float32)
         return int(np.argmax(scores)), scores
 
 
