@@ -95,11 +95,16 @@ def _load_topic_classifier():
     return TopicClassifier.from_pretrained(REPO_ROOT / TOPIC_DIR, encoder=load("minilm"))
 
 
-def _not_trained(name: str) -> Callable[[], Any]:
-    def loader():
-        raise InputError(f"{name} is not trained yet, run `python -m mmkit.models.train {name}`")
+def _load_tiny_clip():
+    from mmkit.models.clip import TinyClip
 
-    return loader
+    return TinyClip.from_pretrained(REPO_ROOT / "data/models/tiny-clip")
+
+
+def _load_tiny_captioner():
+    from mmkit.models.captioner import TinyCaptioner
+
+    return TinyCaptioner.from_pretrained(REPO_ROOT / "data/models/tiny-captioner")
 
 
 _SPECS = [
@@ -158,26 +163,26 @@ _SPECS = [
     ModelSpec(
         name="tiny-clip",
         kind="image-text-encoder",
-        description="small CLIP-style image-text encoder trained in this repository (not trained yet)",
+        description="small CLIP-style image encoder aligned to MiniLM's text space, trained here on rendered emoji",
         languages=("en", "zh"),
         licence="Apache-2.0",
         size_mb=0.0,
         source="repo:data/models/tiny-clip",
-        card=CARDS / "tiny-clip.md",
-        loader=_not_trained("tiny-clip"),
+        card=REPO_ROOT / "data/models/tiny-clip/README.md",
+        loader=_load_tiny_clip,
         ready=_repo_ready("data/models/tiny-clip", "config.json", "model.safetensors"),
         install="python -m mmkit.models.train tiny-clip",
     ),
     ModelSpec(
         name="tiny-captioner",
         kind="captioner",
-        description="small image captioner trained in this repository (not trained yet)",
+        description="small image captioner (English and Chinese), trained here on rendered emoji",
         languages=("en", "zh"),
         licence="Apache-2.0",
         size_mb=0.0,
         source="repo:data/models/tiny-captioner",
-        card=CARDS / "tiny-captioner.md",
-        loader=_not_trained("tiny-captioner"),
+        card=REPO_ROOT / "data/models/tiny-captioner/README.md",
+        loader=_load_tiny_captioner,
         ready=_repo_ready("data/models/tiny-captioner", "config.json", "model.safetensors"),
         install="python -m mmkit.models.train tiny-captioner",
     ),

@@ -16,6 +16,8 @@ from mmkit.models.registry import REPO_ROOT
 
 TRAINERS = {
     "topic-classifier": "mmkit.models.text_classifier:train_topic_classifier",
+    "tiny-clip": "mmkit.models.train_image_text:train_tiny_clip",
+    "tiny-captioner": "mmkit.models.train_image_text:train_tiny_captioner",
 }
 
 

@@ -49,3 +49,40 @@ def tiny_encoder(tmp_path_factory):
     BertModel(tiny_bert_config()).save_pretrained(folder)
     write_bert_tokenizer(folder)
     return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_clip_folder(tmp_path_factory):
+    """A saved CLIPModel + CLIPProcessor small enough to build in a second."""
+    import json
+
+    from transformers import (
+        CLIPConfig,
+        CLIPImageProcessor,
+        CLIPModel,
+        CLIPProcessor,
+        CLIPTextConfig,
+        CLIPTokenizerFast,
+        CLIPVisionConfig,
+    )
+
+    folder = tmp_path_factory.mktemp("tiny-clip-hf")
+    vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
+    for char in "abcdefghijklmnopqrstuvwxyz":
+        vocab[char] = len(vocab)
+        vocab[char + "</w>"] = len(vocab)
+    (folder / "vocab.json").write_text(json.dumps(vocab))
+    (folder / "merges.txt").write_text("#version: 0.2\n")
+    tokenizer = CLIPTokenizerFast(vocab_file=str(folder / "vocab.json"), merges_file=str(folder / "merges.txt"))
+    small = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2}
+    config = CLIPConfig(
+        text_config=CLIPTextConfig(vocab_size=len(vocab), max_position_embeddings=32, bos_token_id=0,
+                                   eos_token_id=1, pad_token_id=1, **small),
+        vision_config=CLIPVisionConfig(image_size=32, patch_size=8, **small),
+        projection_dim=16,
+    )
+    torch.manual_seed(0)
+    CLIPModel(config).save_pretrained(folder)
+    image_processor = CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
+    CLIPProcessor(image_processor=image_processor, tokenizer=tokenizer).save_pretrained(folder)
+    return folder
