@@ -199,21 +199,24 @@ def _background(rng: np.random.Generator, size: int) -> Image.Image:
     cells = int(rng.integers(2, 9))
     coarse = Image.fromarray(rng.integers(0, 256, (cells, cells, 3), dtype=np.uint8))
     texture = np.asarray(coarse.resize((size, size), Image.Resampling.BICUBIC), dtype=np.float32)
-    texture += rng.normal(0, 12, texture.shape)
+    texture += rng.normal(0, 8, texture.shape)
     return Image.fromarray(texture.clip(0, 255).astype(np.uint8))
 
 
-def _place(canvas: Image.Image, tile: Image.Image, box: tuple[float, float, float, float], rng, clean: bool):
-    """Draw ``tile`` inside box (x0, y0, x1, y1) with random scale, rotation and shift unless ``clean``."""
+def _place(canvas: Image.Image, tile: Image.Image, box: tuple[float, float, float, float], rng, strength: float):
+    """Draw ``tile`` inside box (x0, y0, x1, y1): centred at 92% of the box when ``strength`` is 0, with random
+    scale (70-100%), rotation (+-15 degrees) and shift when it is 1, and in between for values in between."""
     x0, y0, x1, y1 = box
     room = min(x1 - x0, y1 - y0)
-    side = room * (0.92 if clean else rng.uniform(0.6, 1.0))
+    u_side, u_angle, u_x, u_y = rng.random(4) if rng is not None else (0.5, 0.5, 0.5, 0.5)
+    side = room * (0.92 + strength * (0.7 + 0.3 * u_side - 0.92))
     glyph = tile.resize((max(4, round(side)),) * 2, Image.Resampling.BILINEAR)
-    if not clean:
-        glyph = glyph.rotate(float(rng.uniform(-25, 25)), Image.Resampling.BILINEAR, expand=False)
+    if strength > 0:
+        glyph = glyph.rotate(float(strength * (30 * u_angle - 15)), Image.Resampling.BILINEAR, expand=False)
     slack_x, slack_y = (x1 - x0) - glyph.width, (y1 - y0) - glyph.height
-    dx = slack_x / 2 if clean else rng.uniform(min(0, slack_x), max(0, slack_x))
-    dy = slack_y / 2 if clean else rng.uniform(min(0, slack_y), max(0, slack_y))
+    # a slack below 0 (glyph larger than its box) lets the shift crop the glyph a little
+    dx = slack_x / 2 + strength * (u_x - 0.5) * abs(slack_x)
+    dy = slack_y / 2 + strength * (u_y - 0.5) * abs(slack_y)
     canvas.alpha_composite(glyph, (round(x0 + dx), round(y0 + dy)))
 
 
@@ -227,6 +230,9 @@ class EmojiImageText:
     composite_prob: chance that a sample draws 2 or 3 glyphs side by side with a composite caption.
     clean:          white background, centred, no rotation or noise (the view the tests and the cards name).
     seed:           choose a new seed for a new set of augmentations of the same glyphs.
+    strength:       how far augmentations go, from 0 (every sample clean) to 1 (the full ranges).
+    ramp:           a curriculum: strength rises linearly from 0 at sample 0 to ``strength`` at sample
+                    ``ramp * length``, then stays; it acts as one when samples are read roughly in order.
     """
 
     def __init__(
@@ -238,6 +244,8 @@ class EmojiImageText:
         clean: bool = False,
         seed: int = 0,
         skin_tones: bool = False,
+        strength: float = 1.0,
+        ramp: float = 0.0,
     ):
         if split not in ("seen", "held_out", "all"):
             raise InputError(f"split must be 'seen', 'held_out' or 'all', got {split!r}")
@@ -246,29 +254,51 @@ class EmojiImageText:
         self.ids = [
             i for i, g in enumerate(self.glyphs) if split == "all" or g.held_out == (split == "held_out")
         ]
+        self._id_array = np.asarray(self.ids)
         self.size, self.composite_prob, self.clean, self.seed = size, composite_prob, clean, seed
         self.length = len(self.ids) if length is None else length
+        self.strength, self.ramp = (0.0 if clean else strength), ramp
+
+    def strength_at(self, index: int) -> float:
+        if self.ramp <= 0:
+            return self.strength
+        return self.strength * min(1.0, index / (self.ramp * self.length))
 
     def __len__(self) -> int:
         return self.length
 
     def __getitem__(self, index: int) -> EmojiSample:
+        rng, chosen = self._choose(index)
+        return self.render(chosen, rng, self.strength_at(index))
+
+    def _choose(self, index: int) -> tuple[np.random.Generator, list[int]]:
         if not 0 <= index < self.length:
             raise IndexError(index)
         rng = np.random.default_rng([self.seed, index])
         first = self.ids[index % len(self.ids)]
         if not self.clean and rng.random() < self.composite_prob:
-            partners = rng.choice(self.ids, size=int(rng.integers(1, 3)), replace=False)
-            chosen = [first, *(int(p) for p in partners)]
-        else:
-            chosen = [first]
-        return self.render(chosen, rng)
+            partners = rng.choice(self._id_array, size=int(rng.integers(1, 3)), replace=False)
+            return rng, [first, *(int(p) for p in partners)]
+        return rng, [first]
 
-    def render(self, glyph_ids: list[int], rng: np.random.Generator | None = None) -> EmojiSample:
-        """Draw the given glyphs left to right; ``rng=None`` or ``clean`` gives the clean view."""
-        clean = self.clean or rng is None
+    def captions(self, lang: str = "en") -> list[str]:
+        """The caption of every sample, without drawing any image (to precompute text embeddings)."""
+        names = [getattr(g, lang) for g in self.glyphs]
+        out = []
+        for index in range(self.length):
+            chosen = self._choose(index)[1]
+            out.append(names[chosen[0]] if len(chosen) == 1 else composite_caption([names[c] for c in chosen], lang))
+        return out
+
+    def render(self, glyph_ids: list[int], rng: np.random.Generator | None = None, strength: float | None = None):
+        """Draw the given glyphs left to right -> EmojiSample; ``rng=None`` gives the clean view."""
+        strength = 0.0 if rng is None else (self.strength if strength is None else strength)
         size = self.size
-        canvas = (Image.new("RGB", (size, size), (255, 255, 255)) if clean else _background(rng, size))
+        # Every random number is drawn whatever the strength, so strength changes how far a sample goes,
+        # never which glyphs, colours or directions it uses.
+        background = _background(rng, size) if rng is not None else None
+        white = rng is None or rng.random() >= strength
+        canvas = Image.new("RGB", (size, size), (255, 255, 255)) if white else background
         canvas = canvas.convert("RGBA")
         n = len(glyph_ids)
         for slot, gid in enumerate(glyph_ids):
@@ -278,13 +308,15 @@ class EmojiImageText:
             else:  # each glyph gets its own column, vertically centred
                 width = size / n
                 box = (slot * width, (size - width) / 2, (slot + 1) * width, (size + width) / 2)
-            _place(canvas, tile, box, rng, clean)
+            _place(canvas, tile, box, rng, strength)
         image = canvas.convert("RGB")
-        if not clean and rng.random() < 0.3:
-            image = image.filter(ImageFilter.GaussianBlur(float(rng.uniform(0.3, 1.0))))
-        if not clean and rng.random() < 0.5:
-            pixels = np.asarray(image, dtype=np.float32) + rng.normal(0, rng.uniform(2, 10), (size, size, 3))
-            image = Image.fromarray(pixels.clip(0, 255).astype(np.uint8))
+        if rng is not None:
+            blur, noise, radius, sigma = rng.random(4)
+            if blur < 0.2 * strength:
+                image = image.filter(ImageFilter.GaussianBlur(float(0.3 + 0.5 * radius)))
+            if noise < 0.5 * strength:
+                pixels = np.asarray(image, dtype=np.float32) + rng.normal(0, 2 + 4 * sigma, (size, size, 3))
+                image = Image.fromarray(pixels.clip(0, 255).astype(np.uint8))
         names = [self.glyphs[g] for g in glyph_ids]
         if n == 1:
             en, zh = names[0].en, names[0].zh

@@ -1,0 +1,258 @@
+"""Recipes that reproduce the shipped TinyClip and TinyCaptioner from scratch on rendered emoji, then score them.
+
+``python -m mmkit.models.train tiny-clip`` (then ``tiny-captioner``) calls :func:`train_tiny_clip` and
+:func:`train_tiny_captioner`. Both train with :func:`mmkit.training.train` for a fixed number of steps (a step
+budget, unlike a time budget, gives the same weights on a fast or a slow machine), evaluate on glyphs the model saw
+under new augmentations and on glyphs it never saw, and write the weights, ``metrics.json`` and the metrics table
+of the model card (between ``<!-- metrics -->`` markers in ``README.md``) into ``out_dir``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from mmkit.emoji_data import EmojiImageText, composite_caption, load_glyphs
+from mmkit.metrics import exact_match, recall_at_k, token_f1
+from mmkit.models.captioner import CaptionTokenizer, TinyCaptioner, TinyCaptionerConfig
+from mmkit.models.clip import TinyClip, TinyClipConfig
+from mmkit.training import TrainConfig, train
+
+MODELS_DIR = Path(__file__).resolve().parents[2] / "data" / "models"
+CLIP_DIR, CAPTIONER_DIR = MODELS_DIR / "tiny-clip", MODELS_DIR / "tiny-captioner"
+EVAL_SEED = 10_000  # evaluation images use seeds training never uses (training: seed 0)
+_MARKERS = re.compile(r"<!-- metrics -->.*<!-- /metrics -->", re.S)
+
+
+# --- TinyClip ---------------------------------------------------------------------------------------------------
+
+
+def train_tiny_clip(
+    out_dir: str | Path = CLIP_DIR,
+    steps: int = 1500,
+    batch_size: int = 128,
+    lr: float = 2e-3,
+    composite_prob: float = 0.1,
+    seed: int = 0,
+    config: TinyClipConfig | None = None,
+) -> dict:
+    """Train the image tower against frozen MiniLM caption embeddings (computed once), evaluate, save.
+
+    Returns the metrics of :func:`evaluate_clip` plus ``train_minutes``.
+    """
+    started = time.perf_counter()
+    torch.manual_seed(seed)
+    model = TinyClip(config or TinyClipConfig())
+    data = EmojiImageText(
+        "seen", size=model.config.image_size, length=steps * batch_size, composite_prob=composite_prob,
+        seed=seed, skin_tones=model.config.skin_tones,
+    )
+    # LiT: the text tower is frozen, so every caption is embedded once, before training.
+    captions = sorted(set(data.captions("en")))
+    text_emb = model.encode_texts(captions)
+    row = {caption: i for i, caption in enumerate(captions)}
+
+    def collate(samples):
+        return {
+            "pixel_values": model.preprocess([s.image for s in samples]),
+            "text_emb": text_emb[[row[s.en] for s in samples]],
+        }
+
+    recipe = TrainConfig(
+        epochs=1, lr=lr, batch_size=batch_size, weight_decay=0.05, warmup_ratio=0.05, seed=seed
+    )
+    train(model, data, config=recipe, loss_fn=lambda m, batch: m.loss(**batch), collate_fn=collate)
+    minutes = (time.perf_counter() - started) / 60
+    metrics = {**evaluate_clip(model), "train_minutes": round(minutes, 1), "train_images": steps * batch_size}
+    model.save_pretrained(out_dir)
+    write_metrics(out_dir, metrics, clip_table(metrics))
+    return metrics
+
+
+def _text_to_image_recall(model: TinyClip, queries: list[str], images, targets) -> dict[str, float]:
+    sim = (model.encode_texts(queries) @ model.encode_images(images).T).numpy()
+    return {f"R@{k}": round(recall_at_k(sim, k, targets), 3) for k in (1, 5, 10)}
+
+
+def evaluate_clip(model: TinyClip, n_seen: int = 1000, held_out_views: int = 3, n_composites: int = 500) -> dict:
+    """Text -> image recall@1/5/10: the query is a caption, the gallery holds one image per caption.
+
+    - seen: ``n_seen`` seen glyphs, one new augmented image each (gallery ``n_seen``);
+    - held_out: every held-out glyph in ``held_out_views`` augmented images (any view counts as a hit);
+    - composites: ``n_composites`` images of 2-3 seen glyphs, queried by their composite caption.
+    """
+    skin = model.config.skin_tones
+    seen = EmojiImageText("seen", size=model.config.image_size, seed=EVAL_SEED, skin_tones=skin)
+    samples = [seen[i] for i in range(min(n_seen, len(seen)))]
+    out = {"seen": _text_to_image_recall(model, [s.en for s in samples], [s.image for s in samples], None)}
+
+    held = EmojiImageText(
+        "held_out", size=model.config.image_size, seed=EVAL_SEED + 1, skin_tones=skin,
+        length=held_out_views * len(EmojiImageText("held_out", skin_tones=skin)),
+    )
+    views = [held[i] for i in range(len(held))]
+    names = [held.glyphs[g].en for g in held.ids]
+    # sample i shows glyph ids[i % n], so the views of query q are images q, q + n, q + 2n, ...
+    n = len(held.ids)
+    targets = [list(range(q, len(views), n)) for q in range(n)]
+    out["held_out"] = _text_to_image_recall(model, names, [s.image for s in views], targets)
+
+    comp = EmojiImageText(
+        "seen", size=model.config.image_size, seed=EVAL_SEED + 2, skin_tones=skin, length=n_composites,
+        composite_prob=1.0,
+    )
+    pairs = [comp[i] for i in range(n_composites)]
+    out["composites"] = _text_to_image_recall(model, [s.en for s in pairs], [s.image for s in pairs], None)
+    out["gallery"] = {"seen": len(samples), "held_out": len(views), "composites": n_composites}
+    return out
+
+
+def clip_table(m: dict) -> str:
+    labels = {
+        "seen": "seen glyphs, new augmentations",
+        "held_out": "held-out glyphs (never trained on), 3 images each",
+        "composites": "composites of 2-3 seen glyphs",
+    }
+    lines = ["| text -> image | gallery | R@1 | R@5 | R@10 |", "|---|---|---|---|---|"]
+    for key, label in labels.items():
+        r = m[key]
+        lines.append(f"| {label} | {m['gallery'][key]} | {r['R@1']:.3f} | {r['R@5']:.3f} | {r['R@10']:.3f} |")
+    return "\n".join(lines)
+
+
+# --- TinyCaptioner ----------------------------------------------------------------------------------------------
+
+
+def build_tokenizer(skin_tones: bool = False) -> CaptionTokenizer:
+    """Vocabulary of every glyph name (held-out ones too, so their captions can at least be written) and of the
+    composite templates."""
+    glyphs = load_glyphs(skin_tones)
+    en = [g.en for g in glyphs] + [composite_caption(["x", "y", "z"], "en"), "an x"]
+    zh = [g.zh for g in glyphs] + [composite_caption(["x", "y"], "zh"), composite_caption(["x", "y", "z"], "zh")]
+    return CaptionTokenizer.build(en, zh)
+
+
+def train_tiny_captioner(
+    out_dir: str | Path = CAPTIONER_DIR,
+    steps: int = 1500,
+    batch_size: int = 96,
+    lr: float = 1e-3,
+    composite_prob: float = 0.15,
+    seed: int = 0,
+    init_from: str | Path | None = CLIP_DIR,
+    freeze_tower: bool = True,
+    config: TinyCaptionerConfig | None = None,
+) -> dict:
+    """Train the decoder (and, unless frozen, the image tower) to write English and Chinese names, then evaluate.
+
+    init_from: a TinyClip folder whose image tower starts (and, with ``freeze_tower``, stays) as the captioner's
+    encoder; its config decides the tower's shape. None trains the tower from scratch with ``config``.
+    Every image is captioned in both languages in the same step (one image encoding, two captions).
+    """
+    started = time.perf_counter()
+    torch.manual_seed(seed)
+    clip = TinyClip.from_pretrained(init_from) if init_from is not None else None
+    config = config or TinyCaptionerConfig()
+    if clip is not None:
+        for name in ("image_size", "channels", "dim", "n_heads", "num_layers", "skin_tones"):
+            setattr(config, name, getattr(clip.config, name))
+    tokenizer = build_tokenizer(config.skin_tones)
+    config.vocab_size = len(tokenizer)
+    model = TinyCaptioner(config, tokenizer)
+    if clip is not None:
+        model.tower.load_state_dict(clip.tower.state_dict())
+        model.tower.requires_grad_(not freeze_tower)
+    data = EmojiImageText(
+        "seen", size=config.image_size, length=steps * batch_size, composite_prob=composite_prob, seed=seed,
+        skin_tones=config.skin_tones,
+    )
+
+    def collate(samples):
+        texts = [text for s in samples for text in (s.en, s.zh)]  # rows 2b, 2b+1 belong to image b
+        ids, mask = tokenizer.batch(texts, ["en", "zh"] * len(samples))
+        return {"pixel_values": model.preprocess([s.image for s in samples]), "input_ids": ids, "attention_mask": mask}
+
+    recipe = TrainConfig(
+        epochs=1, lr=lr, batch_size=batch_size, weight_decay=0.05, warmup_ratio=0.05, seed=seed
+    )
+    train(model, data, config=recipe, loss_fn=lambda m, batch: m.loss(**batch), collate_fn=collate)
+    minutes = (time.perf_counter() - started) / 60
+    metrics = {**evaluate_captioner(model), "train_minutes": round(minutes, 1), "train_images": steps * batch_size}
+    model.save_pretrained(out_dir)
+    write_metrics(out_dir, metrics, captioner_table(metrics))
+    return metrics
+
+
+def _caption_scores(model: TinyCaptioner, samples) -> dict[str, float]:
+    out = {}
+    images = [s.image for s in samples]
+    for lang in ("en", "zh"):
+        preds = []
+        for i in range(0, len(images), 128):
+            preds += model.generate(images[i : i + 128], lang=lang, max_new_tokens=model.config.max_len - 1)
+        golds = [getattr(s, lang) for s in samples]
+        out[f"{lang}_exact"] = round(float(np.mean([exact_match(p, g) for p, g in zip(preds, golds)])), 3)
+        out[f"{lang}_f1"] = round(float(np.mean([token_f1(p, g) for p, g in zip(preds, golds)])), 3)
+    return out
+
+
+def evaluate_captioner(model: TinyCaptioner, n_seen: int = 1000, n_composites: int = 300) -> dict:
+    """Greedy captions scored by exact match and token F1 (mmkit.metrics: SQuAD normalisation, Chinese per
+    character) on seen glyphs (clean and newly augmented), held-out glyphs, and composites of seen glyphs."""
+    size, skin = model.config.image_size, model.config.skin_tones
+    seen = EmojiImageText("seen", size=size, seed=EVAL_SEED, skin_tones=skin)
+    clean = EmojiImageText("seen", size=size, clean=True, skin_tones=skin)
+    held = EmojiImageText("held_out", size=size, seed=EVAL_SEED + 1, skin_tones=skin)
+    comp = EmojiImageText(
+        "seen", size=size, seed=EVAL_SEED + 2, length=n_composites, composite_prob=1.0, skin_tones=skin
+    )
+    sets = {
+        "seen": [seen[i] for i in range(min(n_seen, len(seen)))],
+        "seen_clean": [clean[i] for i in range(min(n_seen, len(clean)))],
+        "held_out": [held[i] for i in range(len(held))],
+        "composites": [comp[i] for i in range(n_composites)],
+    }
+    out = {name: _caption_scores(model, samples) for name, samples in sets.items()}
+    out["images"] = {name: len(samples) for name, samples in sets.items()}
+    return out
+
+
+def captioner_table(m: dict) -> str:
+    labels = {
+        "seen": "seen glyphs, new augmentations",
+        "seen_clean": "seen glyphs, clean (white, centred)",
+        "held_out": "held-out glyphs (never trained on)",
+        "composites": "composites of 2-3 seen glyphs",
+    }
+    lines = [
+        "| greedy caption | images | EM (en) | token F1 (en) | EM (zh) | token F1 (zh) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for key, label in labels.items():
+        r = m[key]
+        lines.append(
+            f"| {label} | {m['images'][key]} | {r['en_exact']:.3f} | {r['en_f1']:.3f} | "
+            f"{r['zh_exact']:.3f} | {r['zh_f1']:.3f} |"
+        )
+    return "\n".join(lines)
+
+
+# --- the card ---------------------------------------------------------------------------------------------------
+
+
+def write_metrics(out_dir: str | Path, metrics: dict, table: str) -> None:
+    """metrics.json, and the table between the ``<!-- metrics -->`` markers of README.md (created if absent)."""
+    out_dir = Path(out_dir)
+    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    block = (
+        f"<!-- metrics -->\n{table}\n\nTraining: {metrics['train_images']:,} images in "
+        f"{metrics['train_minutes']} min on the machine that ran it.\n<!-- /metrics -->"
+    )
+    card = out_dir / "README.md"
+    text = card.read_text() if card.is_file() else f"# {out_dir.name}\n\n## Metrics\n\n<!-- metrics --><!-- /metrics -->\n"
+    card.write_text(_MARKERS.sub(lambda _: block, text))

@@ -1,0 +1,109 @@
+from pathlib import Path
+
+import pytest
+import torch
+
+from mmkit import emoji_data
+from mmkit.emoji_data import EmojiImageText
+from mmkit.models.captioner import CaptionTokenizer, TinyCaptioner, TinyCaptionerConfig
+
+SHIPPED = Path(__file__).resolve().parents[2] / "data" / "models" / "tiny-captioner"
+needs_font = pytest.mark.skipif(
+    emoji_data.font_path() is None,
+    reason="Noto Color Emoji is not installed (apt-get install fonts-noto-color-emoji; .ci/run installs it)",
+)
+needs_weights = pytest.mark.skipif(
+    not (SHIPPED / "model.safetensors").is_file(), reason="data/models/tiny-captioner has no weights yet"
+)
+
+
+def _tiny_model(seed: int = 0) -> TinyCaptioner:
+    tokenizer = CaptionTokenizer.build(["red apple", "a dog face next to a red apple"], ["红苹果", "狗脸在红苹果旁边"])
+    config = TinyCaptionerConfig(
+        vocab_size=len(tokenizer), image_size=32, channels=(8, 16), dim=32, num_layers=1, n_heads=2,
+        d_model=32, decoder_heads=2, decoder_layers=2, max_len=12,
+    )
+    torch.manual_seed(seed)
+    model = TinyCaptioner(config, tokenizer).eval()
+    # Random weights give near-uniform logits; scale the head up so greedy and beam choices are clear-cut.
+    with torch.no_grad():
+        model.tok_emb.weight.mul_(50)
+    return model
+
+
+def _images(n: int):
+    from PIL import Image
+
+    g = torch.Generator().manual_seed(1)
+    return [Image.fromarray((torch.rand(32, 32, 3, generator=g) * 255).byte().numpy()) for _ in range(n)]
+
+
+def test_tokenizer_round_trip_and_language_token():
+    tok = CaptionTokenizer.build(["a dog face, a cat and an owl"], ["狗脸、猫和猫头鹰"])
+    ids = tok.encode("a dog face, a cat and an owl", "en")
+    assert ids[0] == tok.lang_id("en") and ids[-1] == tok.eos_id
+    assert tok.decode(ids[1:], "en") == "a dog face, a cat and an owl"
+    zh = tok.encode("猫头鹰", "zh")
+    assert len(zh) == 5 and tok.decode(zh[1:], "zh") == "猫头鹰"
+    assert tok.decode(tok.encode("a zebra", "en")[1:], "en") == "a <unk>"
+
+
+def test_cached_generation_equals_uncached_and_beam1_equals_greedy():
+    model = _tiny_model()
+    images = _images(3)
+    greedy = model.generate(images, lang="en", max_new_tokens=8)
+    assert greedy == model.generate(images, lang="en", max_new_tokens=8, use_cache=False)
+    assert greedy == model.generate(images, lang="en", max_new_tokens=8, num_beams=1)
+    beams = model.generate(images, lang="zh", max_new_tokens=8, num_beams=3)
+    assert beams == model.generate(images, lang="zh", max_new_tokens=8, num_beams=3, use_cache=False)
+
+
+def test_attention_maps_cover_the_image_grid_per_token():
+    model = _tiny_model()
+    captions, maps = model.generate(_images(2), lang="en", max_new_tokens=6, return_attention=True)
+    for caption, m in zip(captions, maps):
+        assert m.shape == (len(model.tokenizer.tokens(caption, "en")), 8, 8)
+        assert torch.allclose(m.sum((1, 2)), torch.ones(len(m)), atol=1e-5)
+
+
+def test_save_load_round_trip(tmp_path):
+    model = _tiny_model()
+    images = _images(2)
+    model.save_pretrained(tmp_path)
+    loaded = TinyCaptioner.from_pretrained(tmp_path)
+    assert loaded.tokenizer.vocab == model.tokenizer.vocab
+    assert loaded.generate(images, max_new_tokens=8) == model.generate(images, max_new_tokens=8)
+    x = model.preprocess(images)
+    ids, mask = model.tokenizer.batch(["red apple"] * 2, ["en"] * 2)
+    assert torch.equal(loaded(x, ids, mask), model(x, ids, mask))
+
+
+def test_loss_falls_when_fitting_one_caption():
+    model = _tiny_model().train()
+    images = _images(4)
+    x = model.preprocess(images)
+    ids, mask = model.tokenizer.batch(["red apple", "红苹果"] * 4, ["en", "zh"] * 4)
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    first = None
+    for _ in range(30):
+        loss = model.loss(x, ids, mask)
+        first = first if first is not None else loss.item()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert loss.item() < 0.2 * first
+    assert model.generate(images[:1], lang="zh", max_new_tokens=8) == ["红苹果"]
+
+
+@needs_font
+@needs_weights
+def test_shipped_captioner_names_clean_seen_glyphs():
+    model = TinyCaptioner.from_pretrained(SHIPPED)
+    data = EmojiImageText("all", size=model.config.image_size, clean=True, skin_tones=model.config.skin_tones)
+    names = ["red apple", "dog face", "pizza", "rocket", "grinning face"]
+    images = [data.clean_image(data.index_of(n)) for n in names]
+    assert model.generate(images, lang="en") == names
+    zh = model.generate(images, lang="zh")
+    assert zh[0] == "红苹果"
+    assert model.generate(images, lang="en", num_beams=1) == names
+    assert model.generate(images, lang="en", num_beams=3) == names
