@@ -1,0 +1,62 @@
+"""Fixtures of the hardening tests: the live Gradio server and a folder of hostile files built once per session.
+
+``gradio_url`` starts apps/gradio_app.py like the fixture in tests/apps/conftest.py (whose port and wait helpers
+it reuses, loaded by path since test folders here are not packages), with one difference that matters here: the
+server's output goes to a log file. The apps fixture pipes it and never reads the pipe, so after ~64 kB of logged
+tracebacks -- a dozen refused requests -- the server blocks on a write and stops answering.
+"""
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hardening_files import write_hostile
+
+ROOT = Path(__file__).resolve().parents[2]
+_spec = importlib.util.spec_from_file_location("_mmkit_apps_conftest", ROOT / "tests" / "apps" / "conftest.py")
+_apps = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_apps)
+
+
+def start_gradio_app(log_path: Path) -> tuple[subprocess.Popen, str]:
+    """Start the app on a free loopback port, its output in ``log_path``; return (process, url) once it answers."""
+    port = _apps.free_port()
+    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1",
+           "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen([sys.executable, str(ROOT / "apps" / "gradio_app.py")], env=env, cwd=ROOT,
+                                   stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        _apps.wait_for(url, process)
+    except BaseException:
+        process.kill()
+        process.wait()
+        raise RuntimeError(f"the app did not start:\n{log_path.read_text(errors='replace')[-3000:]}") from None
+    return process, url
+
+
+@pytest.fixture(scope="session")
+def gradio_server(tmp_path_factory):
+    """(process, url, log path) of one app server shared by every hardening test in the session."""
+    log_path = tmp_path_factory.mktemp("gradio") / "server.log"
+    process, url = start_gradio_app(log_path)
+    try:
+        yield process, url, log_path
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def gradio_url(gradio_server):
+    return gradio_server[1]
+
+
+@pytest.fixture(scope="session")
+def hostile(tmp_path_factory) -> Path:
+    """A folder of hostile and unusual uploads (see hardening_files.write_hostile)."""
+    return write_hostile(tmp_path_factory.mktemp("hostile"))

@@ -1,0 +1,263 @@
+"""The bad-input matrix through every Gradio endpoint, on the live server (gradio_client and raw HTTP).
+
+Each bad request must come back as an error whose words say what was wrong -- mmkit's own message, not Gradio's
+"Could not preprocess" with a server path nor the app's "Something went wrong" fallback -- and the server must
+answer the next good request. Typed text must stay text: a document or query that looks like a file name is never
+read from the server's disk.
+"""
+
+import json
+import re
+import tempfile
+from pathlib import Path
+
+import httpx
+import pytest
+from hardening_files import BAD_DOCUMENTS, BAD_IMAGES, GOOD_ODD_IMAGES
+
+import mmkit
+from mmkit.models import is_ready
+
+gradio_client = pytest.importorskip("gradio_client")
+from gradio_client import handle_file  # noqa: E402
+from gradio_client.exceptions import AppError  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE_IMAGES = ROOT / "data" / "examples" / "images"
+SOLAR = (ROOT / "data" / "examples" / "documents" / "solar_system.md").read_text(encoding="utf-8")
+UNCLEAR = ("Something went wrong", "Could not preprocess", "Traceback", "/tmp/gradio")
+needs_clip = pytest.mark.skipif(not is_ready("tiny-clip"), reason="tiny-clip is not trained yet")
+needs_captioner = pytest.mark.skipif(not is_ready("tiny-captioner"), reason="tiny-captioner is not trained yet")
+
+
+@pytest.fixture(scope="module")
+def client(gradio_url):
+    return gradio_client.Client(gradio_url, verbose=False)
+
+
+def classify(client, text, labels="", model="", quantization="none"):
+    return client.predict(text, labels, model, quantization, api_name="/classify")
+
+
+def refused(client, words: str, *args, api: str) -> str:
+    """Call ``api`` expecting an error matching ``words``; check the message is ours; check the server still serves."""
+    with pytest.raises(AppError) as caught:
+        client.predict(*args, api_name=api)
+    message = str(caught.value)
+    assert re.search(words, message), message
+    assert not any(marker in message for marker in UNCLEAR), message
+    assert classify(client, "The striker scored twice in the final.")["label"] == "sports"
+    return message
+
+
+def raw_call(gradio_url: str, api: str, data: list) -> tuple[str, object]:
+    """POST to /gradio_api/call/<api> as any HTTP client can (JSON escapes included); return (event, payload)."""
+    base = gradio_url.rstrip("/") + "/gradio_api/call/" + api
+    with httpx.Client(timeout=120) as http:
+        event_id = http.post(base, content=json.dumps({"data": data}),
+                             headers={"content-type": "application/json"}).json()["event_id"]
+        lines = http.get(f"{base}/{event_id}").text.strip().splitlines()
+    event = next(line[len("event: "):] for line in reversed(lines) if line.startswith("event: "))
+    payload = json.loads(next(line[len("data: "):] for line in reversed(lines) if line.startswith("data: ")))
+    return event, payload
+
+
+# ------------------------------------------------------------------------------------------------ /classify
+
+
+@pytest.mark.parametrize(("text", "labels", "model", "quantization", "words"), [
+    ("", "", "", "none", "the text is empty"),
+    (" \n\t ", "a, b", "", "none", "the text is empty"),
+    ("word " * 200_000, "", "", "none", "too long: 1,000,000 characters; the limit is 20,000"),
+    (None, "", "", "none", "must be a string"),
+    ("Fine text.", "sports", "", "none", "at least two labels"),
+    ("Fine text.", "sports, sports", "", "none", "different from each other"),
+    ("Fine text.", "", "nobody/no-such-model", "none", r"nobody/no-such-model.*Offline alternative: model=None"),
+    ("Fine text.", "", "", "3bit", "3bit is not in the list of choices"),
+], ids=["empty", "whitespace", "1MB", "None", "one label", "same labels", "unknown model", "3bit"])
+def test_classify_refuses_bad_input(client, text, labels, model, quantization, words):
+    refused(client, words, text, labels, model, quantization, api="/classify")
+
+
+def test_classify_answers_control_characters(client):
+    scores = classify(client, "\x00\x01\x02 score \x7f", "sports, cooking")
+    assert {row["label"] for row in scores["confidences"]} == {"sports", "cooking"}
+
+
+def test_classify_refuses_a_lone_surrogate_sent_as_json(client, gradio_url):
+    # gradio_client cannot even encode this; any other HTTP client sends "\ud800" and json.loads accepts it.
+    event, payload = raw_call(gradio_url, "classify", ["caf\ud800", "", "", "none"])
+    assert event == "error"
+    assert not any(marker in str(payload) for marker in UNCLEAR), payload
+    assert re.search("(?i)unicode|utf-8|surrogate", str(payload)), payload
+    assert raw_call(gradio_url, "classify", ["A cake with eggs.", "cooking, sports", "", "none"])[0] == "complete"
+
+
+# ------------------------------------------------------------------------------------------------ /answer
+
+
+@pytest.mark.parametrize("name", list(BAD_DOCUMENTS))
+def test_answer_refuses_bad_document_uploads(client, hostile, name):
+    refused(client, BAD_DOCUMENTS[name] + "|file type", "", handle_file(str(hostile / name)), "Who built it?", "",
+            "none", "en", api="/answer")
+
+
+@pytest.mark.parametrize(("document", "question", "words"), [
+    ("", "What?", "Paste a document or upload a file"),
+    ("The lighthouse was built in 1871.", "", "the question is empty"),
+    ("The lighthouse was built in 1871.", "word " * 200_000, "the question is too long"),
+    ("The lighthouse was built in 1871.", None, "the question must be a string"),
+], ids=["no document", "empty question", "1MB question", "None question"])
+def test_answer_refuses_bad_text(client, document, question, words):
+    refused(client, words, document, None, question, "", "none", "en", api="/answer")
+
+
+def test_answer_with_an_unknown_model_names_the_embedded_one(client):
+    refused(client, r"nobody/no-such-reader.*(?i:embedded|lexical)", SOLAR, None,
+            "Which planet has the Great Red Spot?", "nobody/no-such-reader", "none", "en", api="/answer")
+
+
+@pytest.mark.parametrize("document", [str(ROOT / "README.md"), "README.md", "../main/README.md"])
+def test_a_typed_document_is_text_not_a_server_path(client, document):
+    """A visitor who types a file name gets that text searched, not the server's file of that name."""
+    try:
+        answer, evidence = client.predict(document, None, "What does the README say about json?", "", "none", "en",
+                                          api_name="/answer")
+    except AppError as error:  # refusing is acceptable too, as long as nothing is read or revealed
+        assert "no file" not in str(error) and "README" not in str(error).replace(document, "")
+        return
+    assert answer == "Not in the document." or answer in document, answer
+    assert "".join(part["token"] for part in evidence) == document
+
+
+def test_answer_still_works_after_bad_input(client, hostile):
+    answer, _ = client.predict("", handle_file(str(hostile / "ok.md")), "Who built the lighthouse on Cape Vell?",
+                               "", "none", "en", api_name="/answer")
+    assert "Ada Moreno" in answer or answer == "Not in the document."
+
+
+# ------------------------------------------------------------------------------------------------ /caption
+
+
+def test_caption_with_an_unknown_model_names_the_embedded_one(client, hostile):
+    refused(client, "Offline alternative: model=None \\(the embedded mmkit tiny-captioner\\)",
+            handle_file(str(hostile / "good.png")), "en", 1, "nobody/no-such-captioner", "none", "en",
+            api="/caption")
+
+
+def test_caption_without_an_image(client):
+    refused(client, "Give an image first", None, "en", 1, "", "none", "en", api="/caption")
+
+
+@needs_captioner
+@pytest.mark.parametrize("name", list(BAD_IMAGES))
+def test_caption_refuses_bad_images_with_mmkit_messages(client, hostile, name):
+    refused(client, BAD_IMAGES[name], handle_file(str(hostile / name)), "en", 1, "", "none", "en", api="/caption")
+
+
+@needs_captioner
+@pytest.mark.parametrize("name", GOOD_ODD_IMAGES)
+def test_caption_answers_odd_but_valid_images(client, hostile, name):
+    caption, _ = client.predict(handle_file(str(hostile / name)), "en", 1, "", "none", "en", api_name="/caption")
+    assert caption.strip()
+
+
+@needs_captioner
+def test_caption_refuses_beams_outside_the_slider(client, hostile):
+    refused(client, "(?i)beams|maximum|less than or equal", handle_file(str(hostile / "good.png")), "en", 50, "",
+            "none", "en", api="/caption")
+
+
+# ------------------------------------------------------------------------------------------------ /build_index, /search
+
+
+def test_build_index_with_an_unknown_model_names_the_embedded_one(client):
+    refused(client, "Offline alternative: model=None \\(the embedded mmkit tiny-clip\\)", None,
+            "nobody/no-such-clip", "none", "en", api="/build_index")
+
+
+def test_search_before_building_an_index(gradio_url):
+    fresh = gradio_client.Client(gradio_url, verbose=False)  # a new visitor: no index in the session yet
+    refused(fresh, "Build the index first", "a red fruit", None, 3, "en", api="/search")
+
+
+@needs_clip
+@pytest.mark.parametrize(("name", "words"), [
+    ("traversal.zip", "member '../../escaped.png' points outside the folder"),
+    ("bomb.zip", "unpack to more than 200.0 MB; the limit is 200.0 MB"),
+    ("no_images.zip", "holds no images"),
+    ("not_a.zip", "not a readable zip archive"),
+    ("empty.png", "not a readable zip archive|empty|file type"),
+    ("good.png", "not a readable zip archive|file type"),
+])
+def test_build_index_refuses_bad_archives(client, hostile, name, words):
+    refused(client, words, handle_file(str(hostile / name)), "", "none", "en", api="/build_index")
+    for folder in (Path("/"), Path(tempfile.gettempdir())):
+        assert not (folder / "escaped.png").exists()
+
+
+@needs_clip
+def test_build_index_from_a_zip_then_search(client, hostile):
+    status = client.predict(handle_file(str(hostile / "images.zip")), "", "none", "en", api_name="/build_index")
+    assert status == "2 images indexed"
+    hits = client.predict("a red square", None, 2, "en", api_name="/search")
+    assert sorted(hit["caption"].split()[0] for hit in hits) == ["gray", "red"]
+
+
+@needs_clip
+def test_search_refuses_bad_queries(client):
+    client.predict(None, "", "none", "en", api_name="/build_index")
+    refused(client, "Type a text or give an image", "  ", None, 3, "en", api="/search")
+    refused(client, "too long", "word " * 200_000, None, 3, "en", api="/search")
+
+
+@needs_clip
+@pytest.mark.parametrize("name", list(BAD_IMAGES))
+def test_search_refuses_bad_query_images(client, hostile, name):
+    client.predict(None, "", "none", "en", api_name="/build_index")
+    refused(client, BAD_IMAGES[name], "", handle_file(str(hostile / name)), 3, "en", api="/search")
+
+
+@needs_clip
+@pytest.mark.parametrize("query", ["/nonexistent/secret.png", str(EXAMPLE_IMAGES / "red_apple.png")])
+def test_a_typed_query_is_text_not_a_server_path(client, query):
+    client.predict(None, "", "none", "en", api_name="/build_index")
+    hits = client.predict(query, None, 3, "en", api_name="/search")  # "no file at ..." would reveal the disk
+    ret = mmkit.pipeline("cross-modal-retrieval")
+    text_vector = ret.model.encode_texts([query])[0]
+    paths = sorted(EXAMPLE_IMAGES.glob("*.png"))
+    index = ret.fresh()
+    index.add([str(p) for p in paths], ids=[p.stem for p in paths])
+    expected = index.images.search(text_vector, k=3)
+    assert [hit["caption"].split()[0] for hit in hits] == [hit["id"] for hit in expected]
+
+
+@needs_clip
+@pytest.mark.parametrize("name", ["gray16.png", "rgba.png"])
+def test_odd_query_images_are_read_by_mmkit_not_flattened_by_gradio(client, hostile, name):
+    """The app must hand the uploaded file to mmkit.inputs.load_image: 16-bit scaled, alpha composited on white."""
+    client.predict(None, "", "none", "en", api_name="/build_index")
+    hits = client.predict("", handle_file(str(hostile / name)), 3, "en", api_name="/search")
+    ret = mmkit.pipeline("cross-modal-retrieval").fresh()
+    paths = sorted(EXAMPLE_IMAGES.glob("*.png"))
+    ret.add([str(p) for p in paths], ids=[p.stem for p in paths])
+    expected = ret.search(hostile / name, k=3)
+    assert [hit["caption"] for hit in hits] == [f"{hit['id']}  {hit['score']:.3f}" for hit in expected]
+
+
+# ------------------------------------------------------------------------------------------------ uploads, /language
+
+
+def test_upload_over_the_size_limit_is_refused_by_the_server(client, tmp_path):
+    from mmkit.inputs import MAX_UPLOAD_BYTES
+
+    big = tmp_path / "big.md"
+    with open(big, "wb") as f:
+        f.truncate(MAX_UPLOAD_BYTES + 1_000_000)
+    with pytest.raises(Exception, match="(?i)too large|size|413"):
+        client.predict("", handle_file(str(big)), "What?", "", "none", "en", api_name="/answer")
+    assert classify(client, "The striker scored twice in the final.")["label"] == "sports"
+
+
+def test_language_refuses_an_unknown_choice(client):
+    refused(client, "Klingon.* is not in the list of choices", "Klingon", api="/language")
