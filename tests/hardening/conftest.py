@@ -4,6 +4,7 @@
 it reuses, loaded by path since test folders here are not packages), with one difference that matters here: the
 server's output goes to a log file. The apps fixture pipes it and never reads the pipe, so after ~64 kB of logged
 tracebacks -- a dozen refused requests -- the server blocks on a write and stops answering.
+``tiny_clip_folder`` is the one in tests/pipelines/conftest.py.
 """
 
 import importlib.util
@@ -19,6 +20,10 @@ ROOT = Path(__file__).resolve().parents[2]
 _spec = importlib.util.spec_from_file_location("_mmkit_apps_conftest", ROOT / "tests" / "apps" / "conftest.py")
 _apps = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_apps)
+_spec = importlib.util.spec_from_file_location("_mmkit_pipelines_conftest", ROOT / "tests" / "pipelines" / "conftest.py")
+_pipelines = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_pipelines)
+tiny_clip_folder = _pipelines.tiny_clip_folder  # a saved 16-d CLIPModel + processor: retrieval without tiny-clip
 
 
 def start_gradio_app(log_path: Path) -> tuple[subprocess.Popen, str]:
