@@ -405,29 +405,28 @@ class VectorIndex:
             if meta.get("format") != "mmkit.VectorIndex" or meta.get("version") != FORMAT_VERSION:
                 raise InputError(f"'{path}' is not an mmkit index of format version {FORMAT_VERSION}")
             index = cls(
-                meta["dim"],
-                meta["metric"],
-                meta["dtype"],
-                meta["backend"],
-                meta["faiss_threshold"],
-                meta["nprobe"],
+                **{
+                    key: meta[key]
+                    for key in ("dim", "metric", "dtype", "backend", "faiss_threshold", "nprobe")
+                }
             )
-            vectors_path = _committed_vectors(path, meta["sha256"])
-            tensors = safetensors.torch.load_file(vectors_path)
-            vectors, n = tensors["vectors"], meta["count"]
+            tensors = safetensors.torch.load_file(_committed_vectors(path, meta["sha256"]))
+            vectors, n, centroids = tensors["vectors"], meta["count"], tensors.get("ivf_centroids")
             if vectors.shape != (n, index.dim) or vectors.dtype != DTYPES[index.dtype]:
                 raise InputError(f"index file is corrupt: vectors are {tuple(vectors.shape)} {vectors.dtype}")
+            if centroids is not None and (centroids.ndim != 2 or centroids.shape[1] != index.dim):
+                raise InputError(f"index file is corrupt: IVF centroids are {tuple(centroids.shape)}")
             index._check_ids(meta["ids"], n)
             index._check_metadata(meta["metadata"], n)
-        except (ValueError, KeyError, TypeError) as e:
-            if isinstance(e, InputError):
-                raise
-            raise InputError(f"index at '{path}' is corrupt: {META_FILE} cannot be read ({e!r})") from None
+        except InputError:
+            raise
+        except (ValueError, KeyError, TypeError, AttributeError, safetensors.SafetensorError) as e:
+            raise InputError(f"index at '{path}' is corrupt and cannot be read ({e!r})") from None
         index._vectors, index._n = vectors, n
         index.ids, index.metadata, index._id_set = meta["ids"], meta["metadata"], set(meta["ids"])
         if index.dtype == "int8":
             index._scales = tensors["scales"]
-        index._centroids = tensors.get("ivf_centroids")
+        index._centroids = centroids
         return index
 
 

@@ -1,5 +1,6 @@
 """VectorIndex: exact search against brute force, compressed stores' recall, FAISS switch, crash-safe save/load."""
 
+import hashlib
 import json
 import os
 import signal
@@ -216,6 +217,17 @@ def test_tampered_files_are_refused(tmp_path):
         VectorIndex.load(tmp_path / "idx")
     index.save(tmp_path / "idx")
     (tmp_path / "idx" / "meta.json").write_text("{not json")
+    with pytest.raises(InputError, match="is corrupt"):
+        VectorIndex.load(tmp_path / "idx")
+    (tmp_path / "idx" / "meta.json").write_text("[]")
+    with pytest.raises(InputError, match="is corrupt"):
+        VectorIndex.load(tmp_path / "idx")
+    # A consistent checksum over a file that is not safetensors at all: still an InputError, not a traceback.
+    index.save(tmp_path / "idx")
+    vectors.write_bytes(b"garbage")
+    meta = json.loads((tmp_path / "idx" / "meta.json").read_text())
+    meta["sha256"] = hashlib.sha256(b"garbage").hexdigest()
+    (tmp_path / "idx" / "meta.json").write_text(json.dumps(meta))
     with pytest.raises(InputError, match="is corrupt"):
         VectorIndex.load(tmp_path / "idx")
     with pytest.raises(InputError, match="no index at"):
