@@ -410,18 +410,28 @@ class VectorIndex:
                     for key in ("dim", "metric", "dtype", "backend", "faiss_threshold", "nprobe")
                 }
             )
-            tensors = safetensors.torch.load_file(_committed_vectors(path, meta["sha256"]))
-            vectors, n, centroids = tensors["vectors"], meta["count"], tensors.get("ivf_centroids")
-            if vectors.shape != (n, index.dim) or vectors.dtype != DTYPES[index.dtype]:
-                raise InputError(f"index file is corrupt: vectors are {tuple(vectors.shape)} {vectors.dtype}")
-            if centroids is not None and (centroids.ndim != 2 or centroids.shape[1] != index.dim):
-                raise InputError(f"index file is corrupt: IVF centroids are {tuple(centroids.shape)}")
+            n = meta["count"]
             index._check_ids(meta["ids"], n)
             index._check_metadata(meta["metadata"], n)
+            committed = _committed_vectors(path, meta["sha256"])
         except InputError:
             raise
-        except (ValueError, KeyError, TypeError, AttributeError, safetensors.SafetensorError) as e:
-            raise InputError(f"index at '{path}' is corrupt and cannot be read ({e!r})") from None
+        except (
+            ValueError,
+            KeyError,
+            TypeError,
+            AttributeError,
+        ) as e:  # AttributeError: JSON that is not an object
+            raise InputError(f"index at '{path}' is corrupt: {META_FILE} cannot be read ({e!r})") from None
+        try:
+            tensors = safetensors.torch.load_file(committed)
+        except safetensors.SafetensorError as e:
+            raise InputError(f"index at '{path}' is corrupt: {VECTORS_FILE} cannot be read ({e})") from None
+        vectors, centroids = tensors.get("vectors"), tensors.get("ivf_centroids")
+        if vectors is None or vectors.shape != (n, index.dim) or vectors.dtype != DTYPES[index.dtype]:
+            raise InputError(f"index at '{path}' is corrupt: its vectors do not match {META_FILE}")
+        if centroids is not None and (centroids.ndim != 2 or centroids.shape[1] != index.dim):
+            raise InputError(f"index at '{path}' is corrupt: IVF centroids are {tuple(centroids.shape)}")
         index._vectors, index._n = vectors, n
         index.ids, index.metadata, index._id_set = meta["ids"], meta["metadata"], set(meta["ids"])
         if index.dtype == "int8":
