@@ -36,6 +36,9 @@ MAX_ZIP_BYTES = 200_000_000  # uncompressed total of the images in one archive (
 # What Pillow raises on a damaged file, depending on the plugin: truncated data is an OSError, a bad header is
 # often a SyntaxError, some decoders fail with struct.error, EOFError or IndexError.
 _DECODE_ERRORS = (OSError, SyntaxError, EOFError, struct.error, IndexError, Image.DecompressionBombError)
+# What zipfile raises on a damaged archive: bad offsets surface as OSError (a negative seek), bad fields as
+# ValueError/struct.error, bad names as UnicodeDecodeError (a ValueError), bad data as zlib.error or EOFError.
+_ZIP_READ_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, struct.error)
 _UTF8_BOM = b"\xef\xbb\xbf"
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 _CHUNK = 1 << 20
@@ -71,6 +74,12 @@ def validate_text(text: str | bytes, max_chars: int = MAX_TEXT_CHARS, what: str 
     # NFC can change the length a little; a bound before normalising keeps a huge paste from costing much.
     if len(text) > 4 * max_chars:
         raise InputError(f"the {what} is too long: {len(text):,} characters; the limit is {max_chars:,}")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:  # JSON "\ud800" decodes to such a string; tokenizers then fail
+        raise InputError(
+            f"the {what} is not valid Unicode: a lone surrogate at position {e.start}; send UTF-8 text"
+        ) from None
     text = unicodedata.normalize("NFC", text).strip()
     if not text:
         raise InputError(f"the {what} is empty: type some text")
@@ -298,11 +307,11 @@ def safe_extract_zip(
     dest.mkdir(parents=True, exist_ok=True)
     dest = dest.resolve()
     try:
-        with zipfile.ZipFile(zip_path) as zf:
-            members = _plan_extraction(zf, dest, suffixes, max_files, max_total_bytes)
-            return _extract(zf, members, max_total_bytes)
-    except zipfile.BadZipFile as e:
+        zf = zipfile.ZipFile(zip_path)
+    except _ZIP_READ_ERRORS as e:
         raise InputError(f"'{zip_path.name}' is not a readable zip archive ({e})") from None
+    with zf:
+        return _extract(zf, _plan_extraction(zf, dest, suffixes, max_files, max_total_bytes), max_total_bytes)
 
 
 def _plan_extraction(zf, dest: Path, suffixes, max_files: int, max_total_bytes: int):
@@ -348,10 +357,14 @@ def _extract(zf, plan, max_total_bytes: int) -> list[Path]:
     total = 0
     try:
         for info, target in plan:
-            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                dst = open(target, "wb")
+            except (FileExistsError, IsADirectoryError, NotADirectoryError):  # "a.png" and "a.png/b.png"
+                raise InputError(f"member '{info.filename}' clashes with another member's path") from None
             written.append(target)
-            with zf.open(info) as src, open(target, "wb") as dst:
-                while chunk := src.read(_CHUNK):
+            with dst:
+                for chunk in _member_chunks(zf, info):
                     total += len(chunk)
                     if total > max_total_bytes:
                         raise InputError(
@@ -359,18 +372,22 @@ def _extract(zf, plan, max_total_bytes: int) -> list[Path]:
                             f"the limit is {_mb(max_total_bytes)}"
                         )
                     dst.write(chunk)
-    except BaseException as e:
+    except BaseException:
         for path in written:
             path.unlink(missing_ok=True)
-        name = info.filename
-        if isinstance(e, (zipfile.BadZipFile, zlib.error, EOFError)):
-            raise InputError(f"the archive is corrupt: member '{name}' cannot be unpacked ({e})") from None
-        # RuntimeError: encrypted; NotImplementedError: a compression method zipfile lacks.
-        if isinstance(e, (RuntimeError, NotImplementedError)):
-            raise InputError(f"member '{name}' cannot be unpacked: {e}") from None
-        if isinstance(
-            e, (FileExistsError, IsADirectoryError, NotADirectoryError)
-        ):  # "a.png" and "a.png/b.png"
-            raise InputError(f"member '{name}' clashes with another member's path") from None
         raise
     return written
+
+
+def _member_chunks(zf, info):
+    """The member's bytes, chunk by chunk. Failures to read the archive (not to write the copy) become InputError."""
+    try:
+        with zf.open(info) as src:
+            while chunk := src.read(_CHUNK):
+                yield chunk
+    except _ZIP_READ_ERRORS as e:
+        raise InputError(
+            f"the archive is corrupt: member '{info.filename}' cannot be unpacked ({e!r})"
+        ) from None
+    except (RuntimeError, NotImplementedError) as e:  # encrypted; a compression method zipfile lacks
+        raise InputError(f"member '{info.filename}' cannot be unpacked: {e}") from None

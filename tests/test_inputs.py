@@ -36,6 +36,13 @@ def test_validate_text_refuses_over_limit_with_both_numbers():
         validate_text("x" * 11, max_chars=10)
 
 
+@pytest.mark.parametrize("text", ["\ud800", "ok \udfff then"])
+def test_validate_text_refuses_lone_surrogates(text):
+    # json.loads('"\\ud800"') gives such a string; a tokenizer would raise TypeError on it.
+    with pytest.raises(InputError, match="not valid Unicode: a lone surrogate at position"):
+        validate_text(text)
+
+
 def test_validate_text_refuses_non_strings_and_bad_utf8():
     with pytest.raises(InputError, match="must be a string, not int"):
         validate_text(42)
@@ -325,6 +332,17 @@ def test_zip_member_lying_about_its_size_leaves_nothing(tmp_path):
     with pytest.raises(InputError, match="archive is corrupt: member 'b.png'"):
         safe_extract_zip(archive, tmp_path / "out")
     assert not any(p.is_file() for p in (tmp_path / "out").rglob("*"))  # a.png was written, then removed
+
+
+def test_zip_with_damaged_offsets_is_refused(tmp_path):
+    archive = _zip(tmp_path / "in.zip", {"a.png": b"x" * 100, "b.png": b"y" * 100})
+    data = bytearray(archive.read_bytes())
+    end = data.rindex(b"PK\x05\x06")  # end of central directory: its offset field moves every member
+    struct.pack_into("<I", data, end + 16, struct.unpack_from("<I", data, end + 16)[0] + 1000)
+    archive.write_bytes(bytes(data))
+    with pytest.raises(InputError, match="archive is corrupt: member 'a.png'"):
+        safe_extract_zip(archive, tmp_path / "out")  # zipfile itself raises OSError (a negative seek) here
+    assert list((tmp_path / "out").iterdir()) == []
 
 
 def test_zip_limits_and_non_zip(tmp_path):
