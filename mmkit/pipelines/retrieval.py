@@ -154,7 +154,13 @@ class CrossModalRetrievalPipeline(Pipeline):
         directory = Path(directory)
         if not (directory / "images").exists():
             raise InputError(f"{directory} holds no saved index (expected {directory / 'images'})")
-        self.images = VectorIndex.load(directory / "images")
-        if (directory / "captions").exists():
-            self.captions = VectorIndex.load(directory / "captions")
+        images = VectorIndex.load(directory / "images")
+        captions = VectorIndex.load(directory / "captions") if (directory / "captions").exists() else self.captions
+        for index in (images, captions):
+            if index.dim != self.dim:
+                raise InputError(
+                    f"the index in {directory} holds {index.dim}-d vectors but {self.model_name} makes {self.dim}-d "
+                    "ones: it was built with another model"
+                )
+        self.images, self.captions = images, captions  # both or neither: a failed load leaves the pipeline as it was
         return self
