@@ -197,6 +197,15 @@ def test_build_index_refuses_bad_archives(client, hostile, name, words):
 
 
 @needs_clip
+def test_rebuilding_an_index_does_not_pile_up_extracted_uploads(client, hostile):
+    """Each upload is unpacked into a new temporary folder; a session that rebuilds must not leave them all behind."""
+    before = set(Path(tempfile.gettempdir()).glob("mmkit-upload-*"))
+    for _ in range(3):
+        client.predict(handle_file(str(hostile / "images.zip")), "", "none", "en", api_name="/build_index")
+    assert len(set(Path(tempfile.gettempdir()).glob("mmkit-upload-*")) - before) <= 1
+
+
+@needs_clip
 def test_build_index_from_a_zip_then_search(client, hostile):
     status = client.predict(handle_file(str(hostile / "images.zip")), "", "none", "en", api_name="/build_index")
     assert status == "2 images indexed"

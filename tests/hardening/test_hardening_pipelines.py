@@ -5,12 +5,15 @@ over the pixel limit are refused from their header, before a single pixel is dec
 embedded tiny-clip / tiny-captioner weights and are skipped until those are trained.
 """
 
+import re
+
 import pytest
 from hardening_files import BAD_DOCUMENTS, BAD_IMAGES, GOOD_ODD_IMAGES
 from PIL import ImageFile
 
 import mmkit
 from mmkit.errors import InputError
+from mmkit.inputs import MAX_DOCUMENT_BYTES
 from mmkit.models import is_ready
 
 BAD_TEXTS = {
@@ -124,6 +127,16 @@ def test_qa_refuses_bad_questions(qa, case):
     question, words = BAD_TEXTS[case]
     with pytest.raises(InputError, match=words.replace("text", "question")):
         qa(question=question, document="The lighthouse was built by Ada Moreno in 1871.")
+
+
+def test_a_document_just_over_the_limit_gives_two_different_sizes(qa, tmp_path):
+    """20,000,001 bytes against 20,000,000 must not read "the file is 20.0 MB; the limit is 20.0 MB"."""
+    edge = tmp_path / "edge.txt"
+    edge.write_bytes(b"a" * (MAX_DOCUMENT_BYTES + 1))
+    with pytest.raises(InputError) as caught:
+        qa(question="Who built the lighthouse?", document=edge)
+    size, limit = re.findall(r"[\d.,]+ (?:MB|bytes)", str(caught.value))
+    assert size != limit, str(caught.value)
 
 
 def test_qa_answers_from_a_good_file_after_bad_ones(qa, hostile):
