@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch.utils.data import DataLoader
 
 from mmkit.emoji_data import EmojiImageText, composite_caption, load_glyphs
 from mmkit.metrics import exact_match, recall_at_k, token_f1
@@ -26,31 +27,40 @@ from mmkit.training import TrainConfig, train
 MODELS_DIR = Path(__file__).resolve().parents[2] / "data" / "models"
 CLIP_DIR, CAPTIONER_DIR = MODELS_DIR / "tiny-clip", MODELS_DIR / "tiny-captioner"
 EVAL_SEED = 10_000  # evaluation images use seeds training never uses (training: seed 0)
+AUGMENT = 0.5  # augmentation strength of training and of the "new augmentations" evaluation (see EmojiImageText)
 _MARKERS = re.compile(r"<!-- metrics -->.*<!-- /metrics -->", re.S)
 
 
 # --- TinyClip ---------------------------------------------------------------------------------------------------
 
 
+def _loader(data, batch_size: int, collate) -> DataLoader:
+    # One worker draws the next batch while the model trains on this one; the seeded sampler of
+    # mmkit.training.train still decides the order.
+    return DataLoader(data, batch_size=batch_size, shuffle=True, collate_fn=collate, num_workers=1)
+
+
 def train_tiny_clip(
     out_dir: str | Path = CLIP_DIR,
-    steps: int = 1500,
-    batch_size: int = 128,
+    steps: int = 8000,
+    batch_size: int = 64,
     lr: float = 2e-3,
+    strength: float = AUGMENT,
     composite_prob: float = 0.1,
+    composites: int = 4000,
     seed: int = 0,
     config: TinyClipConfig | None = None,
 ) -> dict:
     """Train the image tower against frozen MiniLM caption embeddings (computed once), evaluate, save.
 
-    Returns the metrics of :func:`evaluate_clip` plus ``train_minutes``.
+    Returns the metrics of :func:`evaluate_clip` plus ``train_minutes`` and ``train_images``.
     """
     started = time.perf_counter()
     torch.manual_seed(seed)
     model = TinyClip(config or TinyClipConfig())
     data = EmojiImageText(
         "seen", size=model.config.image_size, length=steps * batch_size, composite_prob=composite_prob,
-        seed=seed, skin_tones=model.config.skin_tones,
+        seed=seed, skin_tones=model.config.skin_tones, strength=strength, composites=composites,
     )
     # LiT: the text tower is frozen, so every caption is embedded once, before training.
     captions = sorted(set(data.captions("en")))
@@ -64,62 +74,74 @@ def train_tiny_clip(
         }
 
     recipe = TrainConfig(
-        epochs=1, lr=lr, batch_size=batch_size, weight_decay=0.05, warmup_ratio=0.05, seed=seed
+        epochs=1, lr=lr, batch_size=batch_size, weight_decay=0.05, warmup_ratio=0.05, seed=seed,
+        mixed_precision="bf16",  # autocast: about twice as fast on a CPU with AVX512-BF16, and no worse here
     )
-    train(model, data, config=recipe, loss_fn=lambda m, batch: m.loss(**batch), collate_fn=collate)
+    train(model, _loader(data, batch_size, collate), config=recipe, loss_fn=lambda m, b: m.loss(**b))
     minutes = (time.perf_counter() - started) / 60
-    metrics = {**evaluate_clip(model), "train_minutes": round(minutes, 1), "train_images": steps * batch_size}
+    metrics = {
+        **evaluate_clip(model, strength=strength),
+        "train_minutes": round(minutes, 1),
+        "train_images": steps * batch_size,
+        "recipe": {"steps": steps, "batch_size": batch_size, "lr": lr, "strength": strength,
+                   "composite_prob": composite_prob, "composites": composites, "seed": seed},
+    }
     model.save_pretrained(out_dir)
     write_metrics(out_dir, metrics, clip_table(metrics))
     return metrics
 
 
-def _text_to_image_recall(model: TinyClip, queries: list[str], images, targets) -> dict[str, float]:
+def _text_to_image_recall(model: TinyClip, queries: list[str], images, targets=None) -> dict[str, float]:
     sim = (model.encode_texts(queries) @ model.encode_images(images).T).numpy()
     return {f"R@{k}": round(recall_at_k(sim, k, targets), 3) for k in (1, 5, 10)}
 
 
-def evaluate_clip(model: TinyClip, n_seen: int = 1000, held_out_views: int = 3, n_composites: int = 500) -> dict:
-    """Text -> image recall@1/5/10: the query is a caption, the gallery holds one image per caption.
+def evaluate_clip(model: TinyClip, strength: float = AUGMENT, n_seen: int = 1000, views: int = 3) -> dict:
+    """Text -> image recall@1/5/10: each caption queries a gallery that holds its image(s) among others.
 
-    - seen: ``n_seen`` seen glyphs, one new augmented image each (gallery ``n_seen``);
-    - held_out: every held-out glyph in ``held_out_views`` augmented images (any view counts as a hit);
-    - composites: ``n_composites`` images of 2-3 seen glyphs, queried by their composite caption.
+    - seen / seen_full / seen_clean: ``n_seen`` seen glyphs, one image each, drawn with new augmentations of
+      the training ``strength``, of full strength (1.0), or clean;
+    - held_out: every held-out glyph in ``views`` augmented images (any of them counts as a hit);
+    - composites: ``n_seen // 2`` images of 2-3 seen glyphs, queried by their composite captions.
     """
-    skin = model.config.skin_tones
-    seen = EmojiImageText("seen", size=model.config.image_size, seed=EVAL_SEED, skin_tones=skin)
-    samples = [seen[i] for i in range(min(n_seen, len(seen)))]
-    out = {"seen": _text_to_image_recall(model, [s.en for s in samples], [s.image for s in samples], None)}
+    size, skin = model.config.image_size, model.config.skin_tones
+    out, gallery = {}, {}
+    for name, s in (("seen", strength), ("seen_full", 1.0), ("seen_clean", 0.0)):
+        data = EmojiImageText("seen", size=size, seed=EVAL_SEED, skin_tones=skin, strength=s)
+        samples = [data[i] for i in range(min(n_seen, len(data)))]
+        out[name] = _text_to_image_recall(model, [x.en for x in samples], [x.image for x in samples])
+        gallery[name] = len(samples)
 
-    held = EmojiImageText(
-        "held_out", size=model.config.image_size, seed=EVAL_SEED + 1, skin_tones=skin,
-        length=held_out_views * len(EmojiImageText("held_out", skin_tones=skin)),
-    )
-    views = [held[i] for i in range(len(held))]
+    held = EmojiImageText("held_out", size=size, seed=EVAL_SEED + 1, skin_tones=skin, strength=strength)
+    n = len(held)
+    held.length = views * n  # sample i shows glyph ids[i % n]: the views of query q are q, q + n, q + 2n
+    images = [held[i].image for i in range(views * n)]
     names = [held.glyphs[g].en for g in held.ids]
-    # sample i shows glyph ids[i % n], so the views of query q are images q, q + n, q + 2n, ...
-    n = len(held.ids)
-    targets = [list(range(q, len(views), n)) for q in range(n)]
-    out["held_out"] = _text_to_image_recall(model, names, [s.image for s in views], targets)
+    out["held_out"] = _text_to_image_recall(model, names, images, [list(range(q, views * n, n)) for q in range(n)])
+    gallery["held_out"] = views * n
 
     comp = EmojiImageText(
-        "seen", size=model.config.image_size, seed=EVAL_SEED + 2, skin_tones=skin, length=n_composites,
-        composite_prob=1.0,
+        "seen", size=size, seed=EVAL_SEED + 2, skin_tones=skin, length=n_seen // 2, composite_prob=1.0,
+        strength=strength,
     )
-    pairs = [comp[i] for i in range(n_composites)]
-    out["composites"] = _text_to_image_recall(model, [s.en for s in pairs], [s.image for s in pairs], None)
-    out["gallery"] = {"seen": len(samples), "held_out": len(views), "composites": n_composites}
-    return out
+    pairs = [comp[i] for i in range(len(comp))]
+    out["composites"] = _text_to_image_recall(model, [x.en for x in pairs], [x.image for x in pairs])
+    gallery["composites"] = len(pairs)
+    return {**out, "gallery": gallery}
+
+
+CLIP_ROWS = {
+    "seen": "seen glyphs, new augmentations (training strength)",
+    "seen_full": "seen glyphs, full-strength augmentations",
+    "seen_clean": "seen glyphs, clean",
+    "held_out": "held-out glyphs (never trained on), 3 images each",
+    "composites": "composites of 2-3 seen glyphs",
+}
 
 
 def clip_table(m: dict) -> str:
-    labels = {
-        "seen": "seen glyphs, new augmentations",
-        "held_out": "held-out glyphs (never trained on), 3 images each",
-        "composites": "composites of 2-3 seen glyphs",
-    }
     lines = ["| text -> image | gallery | R@1 | R@5 | R@10 |", "|---|---|---|---|---|"]
-    for key, label in labels.items():
+    for key, label in CLIP_ROWS.items():
         r = m[key]
         lines.append(f"| {label} | {m['gallery'][key]} | {r['R@1']:.3f} | {r['R@5']:.3f} | {r['R@10']:.3f} |")
     return "\n".join(lines)
@@ -139,9 +161,10 @@ def build_tokenizer(skin_tones: bool = False) -> CaptionTokenizer:
 
 def train_tiny_captioner(
     out_dir: str | Path = CAPTIONER_DIR,
-    steps: int = 1500,
-    batch_size: int = 96,
-    lr: float = 1e-3,
+    steps: int = 3000,
+    batch_size: int = 64,
+    lr: float = 2e-3,
+    strength: float = AUGMENT,
     composite_prob: float = 0.15,
     seed: int = 0,
     init_from: str | Path | None = CLIP_DIR,
@@ -151,13 +174,14 @@ def train_tiny_captioner(
     """Train the decoder (and, unless frozen, the image tower) to write English and Chinese names, then evaluate.
 
     init_from: a TinyClip folder whose image tower starts (and, with ``freeze_tower``, stays) as the captioner's
-    encoder; its config decides the tower's shape. None trains the tower from scratch with ``config``.
+    encoder, as BLIP-2 and ClipCap reuse a contrastive image encoder; its config decides the tower's shape.
+    None trains the tower from scratch with ``config``.
     Every image is captioned in both languages in the same step (one image encoding, two captions).
     """
     started = time.perf_counter()
     torch.manual_seed(seed)
-    clip = TinyClip.from_pretrained(init_from) if init_from is not None else None
     config = config or TinyCaptionerConfig()
+    clip = TinyClip.from_pretrained(init_from) if init_from is not None else None
     if clip is not None:
         for name in ("image_size", "channels", "dim", "n_heads", "num_layers", "skin_tones"):
             setattr(config, name, getattr(clip.config, name))
@@ -169,7 +193,7 @@ def train_tiny_captioner(
         model.tower.requires_grad_(not freeze_tower)
     data = EmojiImageText(
         "seen", size=config.image_size, length=steps * batch_size, composite_prob=composite_prob, seed=seed,
-        skin_tones=config.skin_tones,
+        skin_tones=config.skin_tones, strength=strength,
     )
 
     def collate(samples):
@@ -178,11 +202,19 @@ def train_tiny_captioner(
         return {"pixel_values": model.preprocess([s.image for s in samples]), "input_ids": ids, "attention_mask": mask}
 
     recipe = TrainConfig(
-        epochs=1, lr=lr, batch_size=batch_size, weight_decay=0.05, warmup_ratio=0.05, seed=seed
+        epochs=1, lr=lr, batch_size=batch_size, weight_decay=0.05, warmup_ratio=0.05, seed=seed,
+        mixed_precision="bf16",
     )
-    train(model, data, config=recipe, loss_fn=lambda m, batch: m.loss(**batch), collate_fn=collate)
+    train(model, _loader(data, batch_size, collate), config=recipe, loss_fn=lambda m, b: m.loss(**b))
     minutes = (time.perf_counter() - started) / 60
-    metrics = {**evaluate_captioner(model), "train_minutes": round(minutes, 1), "train_images": steps * batch_size}
+    metrics = {
+        **evaluate_captioner(model, strength=strength),
+        "train_minutes": round(minutes, 1),
+        "train_images": steps * batch_size,
+        "recipe": {"steps": steps, "batch_size": batch_size, "lr": lr, "strength": strength,
+                   "composite_prob": composite_prob, "seed": seed, "freeze_tower": freeze_tower,
+                   "init_from": None if init_from is None else Path(init_from).name},
+    }
     model.save_pretrained(out_dir)
     write_metrics(out_dir, metrics, captioner_table(metrics))
     return metrics
@@ -193,47 +225,50 @@ def _caption_scores(model: TinyCaptioner, samples) -> dict[str, float]:
     images = [s.image for s in samples]
     for lang in ("en", "zh"):
         preds = []
-        for i in range(0, len(images), 128):
-            preds += model.generate(images[i : i + 128], lang=lang, max_new_tokens=model.config.max_len - 1)
+        for i in range(0, len(images), 250):
+            preds += model.generate(images[i : i + 250], lang=lang, max_new_tokens=model.config.max_len - 1)
         golds = [getattr(s, lang) for s in samples]
         out[f"{lang}_exact"] = round(float(np.mean([exact_match(p, g) for p, g in zip(preds, golds)])), 3)
         out[f"{lang}_f1"] = round(float(np.mean([token_f1(p, g) for p, g in zip(preds, golds)])), 3)
     return out
 
 
-def evaluate_captioner(model: TinyCaptioner, n_seen: int = 1000, n_composites: int = 300) -> dict:
+def evaluate_captioner(model: TinyCaptioner, strength: float = AUGMENT, n_seen: int = 1000) -> dict:
     """Greedy captions scored by exact match and token F1 (mmkit.metrics: SQuAD normalisation, Chinese per
-    character) on seen glyphs (clean and newly augmented), held-out glyphs, and composites of seen glyphs."""
+    character) on seen glyphs (new augmentations at the training strength, at full strength, clean), every
+    held-out glyph, and ``n_seen // 3`` composites of seen glyphs."""
     size, skin = model.config.image_size, model.config.skin_tones
-    seen = EmojiImageText("seen", size=size, seed=EVAL_SEED, skin_tones=skin)
-    clean = EmojiImageText("seen", size=size, clean=True, skin_tones=skin)
-    held = EmojiImageText("held_out", size=size, seed=EVAL_SEED + 1, skin_tones=skin)
-    comp = EmojiImageText(
-        "seen", size=size, seed=EVAL_SEED + 2, length=n_composites, composite_prob=1.0, skin_tones=skin
-    )
+
+    def data(split, s, seed=EVAL_SEED, **kw):
+        return EmojiImageText(split, size=size, seed=seed, skin_tones=skin, strength=s, **kw)
+
     sets = {
-        "seen": [seen[i] for i in range(min(n_seen, len(seen)))],
-        "seen_clean": [clean[i] for i in range(min(n_seen, len(clean)))],
-        "held_out": [held[i] for i in range(len(held))],
-        "composites": [comp[i] for i in range(n_composites)],
+        "seen": data("seen", strength),
+        "seen_full": data("seen", 1.0),
+        "seen_clean": data("seen", 0.0),
+        "held_out": data("held_out", strength, EVAL_SEED + 1),
+        "composites": data("seen", strength, EVAL_SEED + 2, length=n_seen // 3, composite_prob=1.0),
     }
-    out = {name: _caption_scores(model, samples) for name, samples in sets.items()}
-    out["images"] = {name: len(samples) for name, samples in sets.items()}
-    return out
+    samples = {name: [d[i] for i in range(min(n_seen, len(d)))] for name, d in sets.items()}
+    out = {name: _caption_scores(model, s) for name, s in samples.items()}
+    return {**out, "images": {name: len(s) for name, s in samples.items()}}
+
+
+CAPTIONER_ROWS = {
+    "seen": "seen glyphs, new augmentations (training strength)",
+    "seen_full": "seen glyphs, full-strength augmentations",
+    "seen_clean": "seen glyphs, clean",
+    "held_out": "held-out glyphs (never trained on)",
+    "composites": "composites of 2-3 seen glyphs",
+}
 
 
 def captioner_table(m: dict) -> str:
-    labels = {
-        "seen": "seen glyphs, new augmentations",
-        "seen_clean": "seen glyphs, clean (white, centred)",
-        "held_out": "held-out glyphs (never trained on)",
-        "composites": "composites of 2-3 seen glyphs",
-    }
     lines = [
         "| greedy caption | images | EM (en) | token F1 (en) | EM (zh) | token F1 (zh) |",
         "|---|---|---|---|---|---|",
     ]
-    for key, label in labels.items():
+    for key, label in CAPTIONER_ROWS.items():
         r = m[key]
         lines.append(
             f"| {label} | {m['images'][key]} | {r['en_exact']:.3f} | {r['en_f1']:.3f} | "
