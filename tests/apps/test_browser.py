@@ -16,6 +16,12 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
          "--no-first-run", "--disable-sync", "--disable-quic"]
 ROOT = Path(__file__).resolve().parents[2]
+from mmkit.models import is_ready  # noqa: E402
+
+needs_image_models = pytest.mark.skipif(
+    not (is_ready("tiny-clip") and is_ready("tiny-captioner")),
+    reason="the embedded image models are not trained: python -m mmkit.models.train tiny-clip (then tiny-captioner)",
+)
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
 
 
@@ -51,6 +57,7 @@ def test_classify_tab(page, shots):
     page.screenshot(path=str(shots / "classify.png"), full_page=True)
 
 
+@needs_image_models
 def test_caption_tab(page, shots):
     open_tab(page, "Image captioning")
     page.locator("input[type=file]").first.set_input_files(str(ROOT / "data/examples/images/composite_1.png"))
@@ -60,6 +67,7 @@ def test_caption_tab(page, shots):
     page.screenshot(path=str(shots / "caption.png"), full_page=True)
 
 
+@needs_image_models
 def test_retrieval_tab(page, shots):
     open_tab(page, "Cross-modal retrieval")
     page.get_by_role("button", name="Build index").click()

@@ -7,6 +7,13 @@ import pytest
 gradio_client = pytest.importorskip("gradio_client")
 from gradio_client.exceptions import AppError  # noqa: E402
 
+from mmkit.models import is_ready  # noqa: E402
+
+needs_image_models = pytest.mark.skipif(
+    not (is_ready("tiny-clip") and is_ready("tiny-captioner")),
+    reason="the embedded image models are not trained: python -m mmkit.models.train tiny-clip (then tiny-captioner)",
+)
+
 ROOT = Path(__file__).resolve().parents[2]
 IMAGES = ROOT / "data" / "examples" / "images"
 DOCS = ROOT / "data" / "examples" / "documents"
@@ -32,6 +39,7 @@ def test_bad_text_is_a_clear_error_and_the_server_keeps_serving(client):
                           api_name="/classify")["label"] == "cooking"
 
 
+@needs_image_models
 def test_caption_with_attention_maps(client):
     image = gradio_client.handle_file(str(IMAGES / "red_apple.png"))
     caption, maps = client.predict(image, "en", 1, "", "none", "en", api_name="/caption")
@@ -39,6 +47,7 @@ def test_caption_with_attention_maps(client):
     assert len(maps) == len(caption.split())
 
 
+@needs_image_models
 def test_caption_refuses_a_file_that_is_not_an_image(client, tmp_path):
     fake = tmp_path / "fake.png"
     fake.write_bytes(b"this is not a picture at all" * 10)
@@ -48,6 +57,7 @@ def test_caption_refuses_a_file_that_is_not_an_image(client, tmp_path):
     assert client.predict(image, "en", 1, "", "none", "en", api_name="/caption")[0]
 
 
+@needs_image_models
 def test_build_index_then_search_by_text_and_by_image(client):
     status = client.predict(None, "", "none", "en", api_name="/build_index")
     assert "images indexed" in status

@@ -7,6 +7,12 @@ import pytest
 pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
+from mmkit.models import is_ready  # noqa: E402
+
+needs_image_models = pytest.mark.skipif(
+    not (is_ready("tiny-clip") and is_ready("tiny-captioner")),
+    reason="the embedded image models are not trained: python -m mmkit.models.train tiny-clip (then tiny-captioner)",
+)
 APP = str(Path(__file__).resolve().parents[2] / "apps" / "streamlit_app.py")
 TIMEOUT = 300  # the first run of a page loads its model
 
@@ -41,6 +47,7 @@ def test_classify_page_zero_shot_and_empty_text():
     assert "empty" in app.error[0].value
 
 
+@needs_image_models
 def test_caption_page():
     app = open_page("st_pages/caption.py")
     click(app, "cap_go")
@@ -48,6 +55,7 @@ def test_caption_page():
     assert app.subheader[0].value == "red apple"
 
 
+@needs_image_models
 def test_retrieval_page_search_before_and_after_index():
     app = open_page("st_pages/retrieval.py")
     click(app, "ret_search")
