@@ -22,6 +22,7 @@ from mmkit.longtext.spans import Candidate
 PRIOR_WEIGHT = 1.0
 LM_WEIGHT = 0.1
 CALIBRATE = True
+PRIOR_MARGIN = 1.0
 
 
 class LexicalReader:
@@ -106,15 +107,26 @@ class CausalLMReader:
         return scores
 
     def choose(self, question: str, context: str, spans: list[Candidate]) -> tuple[int, np.ndarray]:
-        """Index of the best span and every span's score: prior_weight * prior + lm_weight * evidence, where
-        evidence = log P(span | context, question) - log P(span | context, no question) when ``calibrate`` (the
-        second term removes the model's taste for short, frequent strings such as "2" or "1995"), else the first
-        term alone."""
-        texts = [span.text for span in spans]
+        """Index of the best span and every span's score.
+
+        Only spans whose prior is within ``PRIOR_MARGIN`` of the best are read by the model (the others score
+        -inf): the model breaks near-ties, it does not overrule a clear prior, because its likelihood is noisiest
+        exactly where the prior is surest (long spans that restate the question). A shortlisted span scores
+        prior_weight * prior + lm_weight * evidence, where evidence = log P(span | context, question) -
+        log P(span | context, no question) when ``calibrate`` (removing the model's taste for short, frequent
+        strings such as "2" or "1995"), else the first term alone.
+        """
+        priors = np.array([span.prior for span in spans], dtype=np.float32)
+        shortlist = [i for i in range(len(spans)) if priors[i] >= priors.max() - PRIOR_MARGIN]
+        scores = np.full(len(spans), -np.inf, dtype=np.float32)
+        if len(shortlist) == 1:
+            scores[shortlist[0]] = priors[shortlist[0]]
+            return shortlist[0], scores
+        texts = [spans[i].text for i in shortlist]
         evidence = self.log_likelihoods(question, context, texts)
         if self.calibrate:
             evidence = evidence - self.log_likelihoods("", context, texts)
-        scores = self.lm_weight * evidence + self.prior_weight * np.array([span.prior for span in spans], np.float32)
+        scores[shortlist] = self.lm_weight * evidence + self.prior_weight * priors[shortlist]
         return int(np.argmax(scores)), scores
 
 

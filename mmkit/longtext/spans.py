@@ -178,7 +178,7 @@ def candidates(sentence: str, offset: int, question: str, max_words: int = 8) ->
             if not content:
                 continue
             novelty = 1.0 - sum(in_question[k] for k in content) / len(content)
-            if novelty == 0.0:
+            if novelty < 0.5:  # mostly a restatement of the question; a reader's likelihood loves those
                 continue
             distance = min((min(abs(a - i), abs(a - j)) for a in anchors), default=len(sentence_words))
             closeness = 1.0 / (1.0 + distance)
