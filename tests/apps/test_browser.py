@@ -5,6 +5,7 @@ Skips with the reason when Debian's chromium is not installed (`.ci/run` install
 """
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -53,7 +54,7 @@ def test_classify_tab(page, shots):
     open_tab(page, "Text classification")
     page.get_by_label("Text", exact=True).fill("The striker scored twice in the final minutes of the match.")
     page.get_by_role("button", name="Classify").click()
-    page.get_by_text("sports").first.wait_for()
+    sync_api.expect(page.locator(".output-class").first).to_have_text(re.compile("sports"), timeout=180_000)
     page.screenshot(path=str(shots / "classify.png"), full_page=True)
 
 
@@ -62,8 +63,7 @@ def test_caption_tab(page, shots):
     open_tab(page, "Image captioning")
     page.locator("input[type=file]").first.set_input_files(str(ROOT / "data/examples/images/composite_1.png"))
     page.get_by_role("button", name="Caption", exact=True).click()
-    page.get_by_text("explain", exact=False).first.wait_for(state="attached")
-    page.wait_for_function("() => [...document.querySelectorAll('textarea')].some(t => t.value.includes('dog'))")
+    sync_api.expect(page.get_by_label("Caption", exact=True)).to_have_value(re.compile("dog"), timeout=180_000)
     page.screenshot(path=str(shots / "caption.png"), full_page=True)
 
 
@@ -71,7 +71,7 @@ def test_caption_tab(page, shots):
 def test_retrieval_tab(page, shots):
     open_tab(page, "Cross-modal retrieval")
     page.get_by_role("button", name="Build index").click()
-    page.wait_for_function("() => [...document.querySelectorAll('textarea')].some(t => t.value.includes('indexed'))")
+    sync_api.expect(page.get_by_label("Index", exact=True)).to_have_value(re.compile("indexed"), timeout=180_000)
     page.get_by_label("Search by text").fill("a red fruit")
     page.get_by_role("button", name="Search", exact=True).click()
     page.locator(".gallery-item, button.thumbnail-item, [data-testid='gallery'] img").first.wait_for()
@@ -84,5 +84,6 @@ def test_qa_tab(page, shots):
     page.get_by_label("Document (paste text)").fill(document)
     page.get_by_label("Question").fill("Which planet has the Great Red Spot?")
     page.get_by_role("button", name="Ask").click()
-    page.wait_for_function("() => [...document.querySelectorAll('textarea')].some(t => t.value.includes('Jupiter'))")
+    sync_api.expect(page.get_by_label("Answer", exact=True)).to_have_value(re.compile("Jupiter"), timeout=180_000)
+    page.get_by_text("Great Red Spot").last.wait_for()
     page.screenshot(path=str(shots / "qa.png"), full_page=True)
