@@ -109,3 +109,4 @@ def _write_zips(folder: Path, png: bytes) -> None:
     with zipfile.ZipFile(folder / "no_images.zip", "w") as zf:
         zf.writestr("readme.txt", "no pictures here")
     (folder / "not_a.zip").write_bytes(b"PK but not really a zip archive")
+    (folder / "empty.zip").write_bytes(b"")
