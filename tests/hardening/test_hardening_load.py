@@ -1,9 +1,10 @@
 """bench/load.py as a test: 50 concurrent requests all succeed, and 500 sequential ones leave the server's memory
 bounded. No timing is asserted; the latencies are printed (``-s``) and recorded in bench/RESULTS.md.
 
-The bound: the server holds ~640 MB after warm-up; over 500 /classify requests its RSS moved by a few MB when
-measured (bench/RESULTS.md, "Load and memory"). 200 MB is far above that noise and far below what a leak of even
-0.5 MB per request (a retained batch of activations, a traceback keeping frames alive) would add.
+The bound: the server holds ~620 MB after warm-up; over 500 /classify requests its RSS grew by 20 MB in two runs,
+and by 43 MB over 2000 (27 MB of it in the first 500; bench/RESULTS.md, "Load and memory"). 200 MB is ten times
+that, and below what a leak of 0.5 MB per request (a retained batch of activations, traceback frames kept alive)
+would add.
 """
 
 import importlib.util
