@@ -111,7 +111,7 @@ def answer(document: str, document_file: str | None, question: str, model: str, 
         raise gr.Error(text("no_document", ui_lang))
     qa = get_pipeline("long-text-qa", model, quantization)
     progress(0.1, desc="indexing")
-    result = qa(question=question, document=document)
+    result = qa(question=question, document=document, as_text=True)
     reply = result["answer"] if result.get("found", True) and result["answer"] else text("not_found", ui_lang)
     return reply, highlight_segments(document, result.get("start"), result.get("end"))
 

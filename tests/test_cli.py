@@ -41,7 +41,7 @@ def test_classify_zero_shot_json():
 
 @pytest.mark.parametrize("args, message", [
     (["classify", "   ", "--labels", "a,b"], "empty"),
-    (["caption", "/no/such/image.png"], "no file at"),
+    (["ask", "/no/such/document.md", "What?"], "no file at"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args, message):
     proc = run_cli(*args, check=False)

@@ -23,7 +23,8 @@ if st.button(t("ask"), type="primary", key="qa_go"):
             st.warning(t("no_document"))
         else:
             with st.status(t("ask")):
-                result = get_pipeline("long-text-qa", model, quantization)(question=question, document=document)
+                result = get_pipeline("long-text-qa", model, quantization)(question=question, document=document,
+                                                                           as_text=True)
             found = result.get("found", True) and result["answer"]
             st.subheader(result["answer"] if found else t("not_found"))
             if result.get("start") is not None:

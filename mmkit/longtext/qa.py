@@ -64,12 +64,13 @@ def _load_encoder(spec):
     return spec
 
 
-def read_document(document: str | os.PathLike) -> str:
+def read_document(document: str | os.PathLike, as_text: bool = False) -> str:
     """The text of ``document``: a Path or an existing .txt/.md path is read with ``load_text_file`` (size and
     encoding checked; offsets then refer to the text as read, with "\\r\\n" made "\\n"), else the string itself.
 
     A string is checked (not empty, at most MAX_DOCUMENT_BYTES characters) but returned unchanged, so offsets in
-    the answer index the very string the caller passed.
+    the answer index the very string the caller passed. ``as_text=True`` never reads a file: apps pass what a
+    visitor typed that way, so typing "README.md" cannot read a file of the server.
     """
     from mmkit.inputs import MAX_DOCUMENT_BYTES, load_text_file, validate_text
 
@@ -77,7 +78,8 @@ def read_document(document: str | os.PathLike) -> str:
         return load_text_file(document)
     if not isinstance(document, str):
         raise InputError(f"document must be text or a path to a .txt/.md file, not {type(document).__name__}")
-    if "\n" not in document and len(document) < 4096 and document.lower().endswith((".txt", ".md")):
+    looks_like_path = "\n" not in document and len(document) < 4096 and document.lower().endswith((".txt", ".md"))
+    if looks_like_path and not as_text:
         return load_text_file(document)
     validate_text(document, max_chars=MAX_DOCUMENT_BYTES, what="document")
     return document
@@ -120,7 +122,7 @@ class LongTextQA:
         return self._readers[key]
 
     def __call__(self, question: str, document: str | os.PathLike, top_k: int | None = None,
-                 max_new_tokens: int | None = 32) -> dict:
+                 max_new_tokens: int | None = 32, as_text: bool = False) -> dict:
         """Answer ``question`` from ``document`` (text or a .txt/.md path).
 
         Returns answer (a span of the document, or None when it is not there), found, evidence (the sentence that
@@ -132,7 +134,7 @@ class LongTextQA:
         from mmkit.inputs import validate_text
 
         question = validate_text(question, what="question")
-        text = read_document(document)
+        text = read_document(document, as_text=as_text)
         index = self.cache.get(text, self.lang)
         encoder = self.encoder
         query = None if encoder is None else np.asarray(encoder.embed([question]), dtype=np.float32)[0]

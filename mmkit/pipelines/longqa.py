@@ -32,5 +32,8 @@ class LongTextQAPipeline(Pipeline):
             else str(model)
         )
 
-    def __call__(self, question: str, document, top_k: int | None = None, max_new_tokens: int | None = 32) -> dict:
-        return self.qa(question=question, document=document, top_k=top_k, max_new_tokens=max_new_tokens)
+    def __call__(self, question: str, document, top_k: int | None = None, max_new_tokens: int | None = 32,
+                 as_text: bool = False) -> dict:
+        """as_text=True: ``document`` is the text itself, never a file name (what apps pass for typed text)."""
+        return self.qa(question=question, document=document, top_k=top_k, max_new_tokens=max_new_tokens,
+                       as_text=as_text)

@@ -121,7 +121,7 @@ class TextClassificationPipeline(Pipeline):
 
     def __call__(self, inputs: str | list[str], labels: list[str] | None = None, top_k: int | None = None):
         """One text -> list of {"label", "score"}; a list of texts -> a list of those lists."""
-        single = isinstance(inputs, (str, bytes))
+        single = inputs is None or isinstance(inputs, (str, bytes))  # None gets validate_text's message
         texts = [validate_text(t) for t in ([inputs] if single else list(inputs))]
         if not texts:
             raise InputError("no text given: pass a string or a non-empty list of strings")
