@@ -45,7 +45,8 @@ _CHUNK = 1 << 20
 
 
 def _mb(n_bytes: int) -> str:
-    return f"{n_bytes / 1e6:.1f} MB"
+    """Megabytes when exact to one decimal (limits), else exact bytes, so a size never reads equal to its limit."""
+    return f"{n_bytes / 1e6:.1f} MB" if n_bytes % 100_000 == 0 else f"{n_bytes:,} bytes"
 
 
 # --------------------------------------------------------------------------------------------------- text

@@ -88,7 +88,7 @@ def test_load_text_file_refusals(tmp_path, name, data, message):
 def test_load_text_file_size_limit_checked_before_reading(tmp_path, monkeypatch):
     monkeypatch.setattr(inputs, "MAX_DOCUMENT_BYTES", 100)
     (tmp_path / "big.txt").write_bytes(b"a" * 101)
-    with pytest.raises(InputError, match="the file is 0.0 MB; the limit is 0.0 MB"):
+    with pytest.raises(InputError, match="the file is 101 bytes; the limit is 100 bytes"):
         load_text_file(tmp_path / "big.txt")
     with pytest.raises(InputError, match="no file at"):
         load_text_file(tmp_path / "missing.txt")
@@ -230,7 +230,7 @@ def test_upload_size_is_checked_before_opening(tmp_path, monkeypatch):
     data = _encode(Image.new("RGB", (32, 32)), "BMP")
     (tmp_path / "big.bmp").write_bytes(data)
     for source in [tmp_path / "big.bmp", data, io.BytesIO(data)]:
-        with pytest.raises(InputError, match=r"the image file is 0.0 MB; the limit is 0.0 MB"):
+        with pytest.raises(InputError, match=r"the image file is 3,126 bytes; the limit is 50 bytes"):
             load_image(source)
 
 

@@ -38,9 +38,10 @@ MAX_CANDIDATES = 8  # the reader scores this many spans, best prior first; each 
 def _load_reader(spec, lang: str):
     """A reader object from None (the embedded default for ``lang``), "lexical", a path/hub id, or a reader."""
     if spec is None:
-        from mmkit.models.readers import load_reader
+        from mmkit.models import load
 
-        model, tokenizer = load_reader(lang)
+        # Through the registry: one copy of each reader per process, shared by every pipeline.
+        model, tokenizer = load("smollm2-reader" if lang == "en" else "gemma3-reader-zh")
         return CausalLMReader(model, tokenizer)
     if isinstance(spec, str | Path):
         if str(spec) == "lexical":

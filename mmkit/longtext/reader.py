@@ -59,8 +59,10 @@ class CausalLMReader:
     def from_pretrained(cls, path: str | Path, **kwargs) -> "CausalLMReader":
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        model = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32)
-        return cls(model, AutoTokenizer.from_pretrained(str(path)), **kwargs)
+        from mmkit.hub import load_auto
+
+        model = load_auto(AutoModelForCausalLM, str(path), dtype=torch.float32, alternative="model=None (the embedded readers) or reader=\"lexical\"")
+        return cls(model, load_auto(AutoTokenizer, str(path), alternative="model=None (the embedded readers) or reader=\"lexical\""), **kwargs)
 
     def _prompt(self, question: str, context: str) -> tuple[str, str]:
         """(prompt text, end-of-answer text) for this model."""
@@ -147,8 +149,10 @@ class ExtractiveReader:
     def from_pretrained(cls, path: str | Path, **kwargs) -> "ExtractiveReader":
         from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
-        return cls(AutoModelForQuestionAnswering.from_pretrained(str(path)), AutoTokenizer.from_pretrained(str(path)),
-                   **kwargs)
+        from mmkit.hub import load_auto
+
+        return cls(load_auto(AutoModelForQuestionAnswering, str(path), alternative="model=None (the embedded readers) or reader=\"lexical\""),
+                   load_auto(AutoTokenizer, str(path), alternative="model=None (the embedded readers) or reader=\"lexical\""), **kwargs)
 
     @torch.inference_mode()
     def best_span(self, question: str, context: str) -> tuple[int, int, float]:
