@@ -230,7 +230,7 @@ def test_upload_size_is_checked_before_opening(tmp_path, monkeypatch):
     data = _encode(Image.new("RGB", (32, 32)), "BMP")
     (tmp_path / "big.bmp").write_bytes(data)
     for source in [tmp_path / "big.bmp", data, io.BytesIO(data)]:
-        with pytest.raises(InputError, match=r"the image file is 3,126 bytes; the limit is 50 bytes"):
+        with pytest.raises(InputError, match=r"the image file is [0-9,]+ bytes; the limit is 50 bytes"):
             load_image(source)
 
 
