@@ -7,7 +7,7 @@
                              -> LayerNorm -> LM head (tied to the embedding) -> next-token logits (B, L, V)
 
 The first token chooses the language: ``<en>`` writes English words, ``<zh>`` Chinese characters. Training is
-teacher-forced :func:`mmkit.objectives.causal_lm_loss`; :meth:`TinyCaptioner.generate` decodes with
+teacher-forced causal LM cross-entropy (:func:`mmkit.objectives.causal_lm_loss`, see :meth:`TinyCaptioner.loss`); :meth:`TinyCaptioner.generate` decodes with
 :func:`mmkit.nn.generation.generate` (greedy, sampling or beam search, with the KV cache), and can return where the
 decoder looked while writing each token: cross-attention maps (steps, h, w) over the image grid.
 """
@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from safetensors.torch import load_model, save_model
 from torch import Tensor, nn
 
@@ -28,7 +29,6 @@ from mmkit.errors import InputError
 from mmkit.models.clip import ImageTower
 from mmkit.nn import KVCache, LearnedPositionalEmbedding, TransformerDecoder, expand_to_batch
 from mmkit.nn import generate as _generate
-from mmkit.objectives import causal_lm_loss
 
 LANGS = ("en", "zh")
 _EN_TOKEN = re.compile(r"[^\s,]+|,")
@@ -107,13 +107,13 @@ class CaptionTokenizer:
 
 @dataclass
 class TinyCaptionerConfig:
-    vocab_size: int = 3400
-    image_size: int = 64
+    vocab_size: int = 3169
+    image_size: int = 32  # the image tower's fields (image_size .. num_layers) are TinyClipConfig's
     channels: tuple[int, ...] = (32, 64, 128)
     dim: int = 256  # width of the image cells (the memory)
     n_heads: int = 4
     num_layers: int = 0  # Transformer layers over the image cells
-    d_model: int = 256
+    d_model: int = 128  # the decoder's width: the LM head (d_model x vocab) is most of a training step
     decoder_heads: int = 4
     decoder_layers: int = 2
     max_len: int = 40
@@ -156,7 +156,7 @@ class TinyCaptioner(nn.Module):
         """(B, 3, S, S) -> memory (B, h*w, dim)."""
         return self.tower(pixel_values)
 
-    def decode(
+    def states(
         self,
         input_ids: Tensor,
         memory: Tensor,
@@ -164,23 +164,38 @@ class TinyCaptioner(nn.Module):
         cache: KVCache | None = None,
         need_weights: bool = False,
     ) -> Tensor:
-        """input_ids (B, L) (only the new tokens when a cache is given), memory (B, M, dim) -> logits (B, L, V)."""
+        """input_ids (B, L) (only the new tokens when a cache is given), memory (B, M, dim) -> (B, L, d_model)."""
         offset = cache.seq_len if cache is not None else 0
         x = self.pos_emb(self.tok_emb(input_ids), offset=offset)
         padding = None if attention_mask is None else attention_mask == 0
-        h = self.decoder(x, memory, tgt_key_padding_mask=padding, cache=cache, need_weights=need_weights)
-        return self.lm_head(h)
+        return self.decoder(x, memory, tgt_key_padding_mask=padding, cache=cache, need_weights=need_weights)
 
-    def forward(self, pixel_values: Tensor, input_ids: Tensor, attention_mask: Tensor | None = None) -> Tensor:
-        """Teacher forcing: images (B, 3, S, S), captions (B', L) with B' a multiple of B -> logits (B', L, V).
+    def decode(self, input_ids: Tensor, memory: Tensor, cache: KVCache | None = None, **kwargs) -> Tensor:
+        """Like :meth:`states`, through the LM head: -> next-token logits (B, L, V)."""
+        return self.lm_head(self.states(input_ids, memory, cache=cache, **kwargs))
+
+    def hidden(self, pixel_values: Tensor, input_ids: Tensor, attention_mask: Tensor | None = None) -> Tensor:
+        """Teacher forcing up to the LM head: images (B, 3, S, S), captions (B', L) -> states (B', L, d_model).
 
         B' = k * B scores k captions per image (e.g. English and Chinese) for the price of one image encoding.
         """
         memory = expand_to_batch(self.encode(pixel_values), input_ids.shape[0])
-        return self.decode(input_ids, memory, attention_mask)
+        return self.states(input_ids, memory, attention_mask)
+
+    def forward(self, pixel_values: Tensor, input_ids: Tensor, attention_mask: Tensor | None = None) -> Tensor:
+        """Teacher forcing: images (B, 3, S, S), captions (B', L) -> next-token logits (B', L, V)."""
+        return self.lm_head(self.hidden(pixel_values, input_ids, attention_mask))
 
     def loss(self, pixel_values: Tensor, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
-        return causal_lm_loss(self(pixel_values, input_ids, attention_mask), input_ids, attention_mask)
+        """:func:`mmkit.objectives.causal_lm_loss` of :meth:`forward`, computed without the logits of padding.
+
+        The LM head is the largest matrix product of a step; captions of 3 to 20 tokens padded to the longest in
+        the batch would spend most of it on positions the loss ignores, so only scored positions reach it.
+        """
+        h = self.hidden(pixel_values, input_ids, attention_mask)[:, :-1]  # position t predicts token t + 1
+        scored = attention_mask[:, 1:].bool()
+        logits = self.lm_head(h[scored])  # (N_scored, V)
+        return F.cross_entropy(logits.float(), input_ids[:, 1:][scored])
 
     @torch.no_grad()
     def generate(

@@ -6,6 +6,7 @@ import torch
 from mmkit import emoji_data
 from mmkit.emoji_data import EmojiImageText
 from mmkit.models.captioner import CaptionTokenizer, TinyCaptioner, TinyCaptionerConfig
+from mmkit.objectives import causal_lm_loss
 
 SHIPPED = Path(__file__).resolve().parents[2] / "data" / "models" / "tiny-captioner"
 needs_font = pytest.mark.skipif(
@@ -76,6 +77,14 @@ def test_save_load_round_trip(tmp_path):
     x = model.preprocess(images)
     ids, mask = model.tokenizer.batch(["red apple"] * 2, ["en"] * 2)
     assert torch.equal(loaded(x, ids, mask), model(x, ids, mask))
+
+
+def test_loss_equals_causal_lm_loss_on_padded_batches():
+    model = _tiny_model()
+    x = model.preprocess(_images(2))
+    ids, mask = model.tokenizer.batch(["red apple", "a dog face next to a red apple", "红苹果", "狗脸"], ["en", "en", "zh", "zh"])
+    expected = causal_lm_loss(model(x, ids, mask), ids, mask)
+    assert torch.allclose(model.loss(x, ids, mask), expected, atol=1e-5)
 
 
 def test_loss_falls_when_fitting_one_caption():
