@@ -162,7 +162,7 @@ def build_tokenizer(skin_tones: bool = False) -> CaptionTokenizer:
 def train_tiny_captioner(
     out_dir: str | Path = CAPTIONER_DIR,
     steps: int = 3000,
-    batch_size: int = 64,
+    batch_size: int = 32,
     lr: float = 2e-3,
     strength: float = AUGMENT,
     composite_prob: float = 0.15,
