@@ -74,3 +74,21 @@ def test_held_out_split_is_disjoint_from_seen():
     assert set(seen.ids).isdisjoint(held.ids)
     assert len(seen) + len(held) == len(load_glyphs())
     assert all(held.glyphs[held[i].glyphs[0]].held_out for i in range(0, len(held), 17))
+
+
+@needs_font
+def test_a_composite_pool_bounds_the_captions_to_embed():
+    data = EmojiImageText(split="seen", length=3000, composite_prob=0.5, composites=20, seed=1)
+    captions = data.captions("en")
+    composites = set(captions) - {g.en for g in data.glyphs}
+    assert 10 < len(composites) <= 20
+    assert data[5].en == captions[5] and data[5].zh == data.captions("zh")[5]
+
+
+@needs_font
+def test_strength_zero_is_the_clean_view():
+    plain = EmojiImageText(split="seen", size=48, seed=2, strength=0.0)
+    clean = EmojiImageText(split="seen", size=48, clean=True)
+    assert np.array_equal(np.asarray(plain[7].image), np.asarray(clean[7].image))
+    full = EmojiImageText(split="seen", size=48, seed=2, strength=1.0)
+    assert not np.array_equal(np.asarray(full[7].image), np.asarray(clean[7].image))
