@@ -3,8 +3,8 @@
 Three kinds plug in, all returning spans of the document, never free text:
 
 - :class:`CausalLMReader` (default; SmolLM2-135M-Instruct for English, Gemma-3-270M for Chinese, or any hub causal
-  LM by id/path): scores each candidate span by the model's log-likelihood of ``Answer: <span><end>`` after the
-  evidence and question. A 135M model asked to *write* an answer repeats the question or copies the wrong line
+  LM by id/path): among candidate spans whose prior is close to the best, picks by the model's calibrated
+  log-likelihood of ``Answer: <span><end>`` after the evidence and question. A 135M model asked to *write* an answer repeats the question or copies the wrong line
   (17% concise-correct in our measurement); asked to *choose* among spans of the evidence, it only has to rank.
 - :class:`ExtractiveReader`: any ``AutoModelForQuestionAnswering`` checkpoint; start/end logits over the evidence
   in ``doc_stride`` windows, best span up to ``max_answer_tokens``.
@@ -18,7 +18,8 @@ import torch
 
 from mmkit.longtext.spans import Candidate
 
-# The prior is in "prior units" (about 0..4), the LM's evidence in nats; see CausalLMReader.choose.
+# The prior is in "prior units" (about 0..4), the LM's evidence in nats; see CausalLMReader.choose. Chosen on the
+# English real-document questions (bench/RESULTS.md "Long-text QA" says how, and why its figures are optimistic).
 PRIOR_WEIGHT = 1.0
 LM_WEIGHT = 0.1
 CALIBRATE = True
