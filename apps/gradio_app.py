@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import sys
 import tempfile
 from functools import lru_cache
@@ -28,6 +29,17 @@ from mmkit.visualize import attention_overlay, highlight_segments  # noqa: E402
 log = logging.getLogger("mmkit.apps")
 EXAMPLES = Path(__file__).resolve().parent.parent / "data" / "examples"
 QUANTIZATION = ["none", "8bit", "4bit"]
+
+
+class ImageFile(gr.Image):
+    """gr.Image that gives the handler the uploaded file's path without opening it: mmkit.inputs.load_image checks
+    size and pixel count before decoding, and converts 16-bit, CMYK and transparent images itself."""
+
+    def get_block_name(self) -> str:
+        return "image"  # the front end of gr.Image
+
+    def preprocess(self, payload):
+        return None if payload is None or payload.path is None else str(payload.path)
 
 
 @lru_cache(maxsize=8)
@@ -74,17 +86,29 @@ def caption(image_path: str | None, lang: str, beams: int, model: str, quantizat
     return result["caption"], maps
 
 
+def remove_upload(retriever) -> None:
+    """Delete the folder a session's zip was unpacked into (on rebuild, and when Gradio drops the session)."""
+    folder = getattr(retriever, "upload_dir", None)
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 @friendly
-def build_index(upload: str | None, model: str, quantization: str, ui_lang: str, progress=gr.Progress()):
+def build_index(upload: str | None, model: str, quantization: str, ui_lang: str, previous=None,
+                progress=gr.Progress()):
     retriever = get_pipeline("cross-modal-retrieval", model, quantization).fresh()
-    if upload:
-        folder = Path(tempfile.mkdtemp(prefix="mmkit-upload-"))
-        paths = safe_extract_zip(upload, folder)
-    else:
-        paths = sorted((EXAMPLES / "images").glob("*.png"))
-    if not paths:
-        raise gr.Error("the zip file holds no images")
-    retriever.add([str(p) for p in paths], ids=[Path(p).stem for p in paths], progress=progress.tqdm)
+    folder = Path(tempfile.mkdtemp(prefix="mmkit-upload-")) if upload else None
+    try:
+        paths = safe_extract_zip(upload, folder) if upload else sorted((EXAMPLES / "images").glob("*.png"))
+        if not paths:
+            raise gr.Error("the zip file holds no images")
+        retriever.add([str(p) for p in paths], ids=[Path(p).stem for p in paths], progress=progress.tqdm)
+    except BaseException:
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
+    retriever.upload_dir = folder
+    remove_upload(previous)  # the session's earlier index and its images are replaced
     return retriever, text("indexed", ui_lang, n=len(retriever))
 
 
@@ -93,12 +117,12 @@ def search(retriever, query_text: str, query_image: str | None, k: int, ui_lang:
     if retriever is None:
         raise gr.Error(text("no_index", ui_lang))
     if query_text and query_text.strip():
-        query = query_text
+        query = query_text  # searched as text even when it looks like a file name
     elif query_image:
-        query = query_image
+        query = Path(query_image)
     else:
         raise gr.Error(text("one_query", ui_lang))
-    hits = retriever.search(query, k=int(k))
+    hits = retriever.search(query, k=int(k), as_text=isinstance(query, str))
     return [(hit["path"], f"{hit['id']}  {hit['score']:.3f}") for hit in hits]
 
 
@@ -151,7 +175,7 @@ def build_app() -> gr.Blocks:
 
         with gr.Tab(TEXTS["tab_caption"]["en"]) as tab_caption:
             with gr.Row():
-                cap_image = tr(gr.Image(type="filepath", label=TEXTS["image"]["en"], height=256), "image")
+                cap_image = tr(ImageFile(type="filepath", label=TEXTS["image"]["en"], height=256), "image")
                 with gr.Column():
                     cap_lang = tr(gr.Radio(["en", "zh"], value="en", label=TEXTS["caption_lang"]["en"]), "caption_lang")
                     cap_beams = tr(gr.Slider(1, 5, value=1, step=1, label=TEXTS["beams"]["en"]), "beams")
@@ -164,7 +188,7 @@ def build_app() -> gr.Blocks:
                              [cap_out, cap_maps], api_name="caption")
 
         with gr.Tab(TEXTS["tab_retrieval"]["en"]) as tab_retrieval:
-            retriever = gr.State(None)
+            retriever = gr.State(None, delete_callback=remove_upload)
             with gr.Row():
                 ret_zip = tr(gr.File(label=TEXTS["index_source"]["en"], file_types=[".zip"]), "index_source")
                 with gr.Column():
@@ -172,12 +196,12 @@ def build_app() -> gr.Blocks:
                     ret_status = tr(gr.Textbox(label=TEXTS["index_status"]["en"], interactive=False), "index_status")
             with gr.Row():
                 ret_text = tr(gr.Textbox(label=TEXTS["query_text"]["en"]), "query_text")
-                ret_image = tr(gr.Image(type="filepath", label=TEXTS["query_image"]["en"], height=160), "query_image")
+                ret_image = tr(ImageFile(type="filepath", label=TEXTS["query_image"]["en"], height=160), "query_image")
                 ret_k = tr(gr.Slider(1, 20, value=6, step=1, label=TEXTS["top_k"]["en"]), "top_k")
             ret_button = tr(gr.Button(TEXTS["search"]["en"], variant="primary"), "search", "value")
             ret_gallery = tr(gr.Gallery(label=TEXTS["results"]["en"], columns=6, height=260), "results")
             gr.Examples([["a red fruit"], ["an animal face"], ["a vehicle"]], [ret_text])
-            ret_build.click(build_index, [ret_zip, model, quantization, ui_lang], [retriever, ret_status],
+            ret_build.click(build_index, [ret_zip, model, quantization, ui_lang, retriever], [retriever, ret_status],
                             api_name="build_index")
             ret_button.click(search, [retriever, ret_text, ret_image, ret_k, ui_lang], ret_gallery, api_name="search")
 

@@ -35,5 +35,5 @@ if st.button(t("search"), type="primary", key="ret_search"):
         if retriever is None:
             st.warning(t("no_index"))
         else:
-            hits = retriever.search(query, k=k)
+            hits = retriever.search(query, k=k, as_text=True)
             st.image([h["path"] for h in hits], caption=[f"{h['id']} {h['score']:.3f}" for h in hits], width=110)

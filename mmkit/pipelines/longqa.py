@@ -25,6 +25,12 @@ class LongTextQAPipeline(Pipeline):
     def __init__(self, model=None, device=None, quantization=None, encoder=None, lang: str = "auto", top_k: int = 3):
         super().__init__("", device, quantization)
         model = model or os.environ.get("MMKIT_QA_READER") or None
+        if isinstance(model, str) and model != "lexical":  # a bad id fails here, as for the other tasks
+            from transformers import AutoConfig
+
+            from mmkit.hub import load_auto
+
+            load_auto(AutoConfig, model, alternative="model=None (the embedded readers) or model='lexical'")
         self.qa = LongTextQA(encoder=encoder, reader=model, lang=lang, top_k=top_k)
         self.model_name = (
             "embedded readers (SmolLM2-135M-Instruct for English, Gemma-3-270M for Chinese) + all-MiniLM-L6-v2"

@@ -125,13 +125,17 @@ class CrossModalRetrievalPipeline(Pipeline):
         ids = ids or [str(len(self.captions) + i) for i in range(len(captions))]
         self.captions.add(vectors, ids=ids, metadata=[{"text": c} for c in captions])
 
-    def _query_vector(self, query) -> torch.Tensor:
-        if isinstance(query, str) and Path(query).suffix.lower() not in IMAGE_SUFFIXES:
+    def _query_vector(self, query, as_text: bool = False) -> torch.Tensor:
+        if isinstance(query, str) and (as_text or Path(query).suffix.lower() not in IMAGE_SUFFIXES):
             return self.model.encode_texts([validate_text(query)])[0]
         return self.model.encode_images([load_image(query)])[0]
 
-    def search(self, query, k: int = 5, target: str = "images") -> list[dict]:
-        """Top-k of ``target`` ("images" or "captions") for a text or an image query: [{"id", "score", ...}]."""
+    def search(self, query, k: int = 5, target: str = "images", as_text: bool = False) -> list[dict]:
+        """Top-k of ``target`` ("images" or "captions") for a text or an image query: [{"id", "score", ...}].
+
+        as_text=True: a str query is the text itself, never an image file name (what apps pass for typed
+        text, so typing "/srv/x.png" cannot load a file of the server).
+        """
         if target not in ("images", "captions"):
             raise InputError(f"target must be 'images' or 'captions', not {target!r}")
         index = self.images if target == "images" else self.captions
@@ -139,7 +143,7 @@ class CrossModalRetrievalPipeline(Pipeline):
             raise InputError(f"the {target} index is empty: add {target} first")
         if not isinstance(k, int) or k < 1:
             raise InputError(f"k must be a positive whole number, not {k!r}")
-        return index.search(self._query_vector(query), k=min(k, len(index)))
+        return index.search(self._query_vector(query, as_text), k=min(k, len(index)))
 
     __call__ = search
 

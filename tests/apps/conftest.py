@@ -23,7 +23,7 @@ def wait_for(url: str, process: subprocess.Popen, seconds: float = 180) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"the app exited with {process.returncode}:\n{process.stdout.read()}")
+            raise RuntimeError(f"the app exited with {process.returncode}")
         try:
             with urllib.request.urlopen(url, timeout=5) as response:
                 if response.status == 200:
@@ -34,15 +34,21 @@ def wait_for(url: str, process: subprocess.Popen, seconds: float = 180) -> None:
 
 
 @pytest.fixture(scope="session")
-def gradio_url():
+def gradio_url(tmp_path_factory):
     port = free_port()
     env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1",
            "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
-    process = subprocess.Popen([sys.executable, str(ROOT / "apps" / "gradio_app.py")], env=env, cwd=ROOT,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # A file, not a pipe: nobody reads a pipe here, and once ~64 kB of logged tracebacks fill it the server blocks.
+    log_path = tmp_path_factory.mktemp("gradio") / "server.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen([sys.executable, str(ROOT / "apps" / "gradio_app.py")], env=env, cwd=ROOT,
+                                   stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     try:
-        wait_for(url, process)
+        try:
+            wait_for(url, process)
+        except (RuntimeError, TimeoutError) as error:
+            raise RuntimeError(f"{error}:\n{log_path.read_text(errors='replace')[-3000:]}") from None
         yield url
     finally:
         process.terminate()
