@@ -103,14 +103,8 @@ def _held_out(en: str) -> bool:
     return int(hashlib.sha1(base.encode()).hexdigest(), 16) % 100 < HELD_OUT_PERCENT
 
 
-@lru_cache(maxsize=4)
-def load_glyphs(skin_tones: bool = False) -> tuple[Glyph, ...]:
-    """All fully-qualified emoji the installed font draws as one glyph, in the ``emoji`` package's order.
-
-    skin_tones=False drops the ~1,900 skin-tone variants (names such as "kiss man man medium-dark skin tone
-    medium-light skin tone"), whose differences are a few pixels of colour at 64 px; True keeps all ~3,800.
-    Flags are captioned "flag of france" / "法国国旗".
-    """
+def _candidates(skin_tones: bool) -> list[Glyph]:
+    """Fully-qualified emoji that the font lays out as one glyph, named in English and Chinese."""
     import emoji
 
     emoji.config.load_language("zh")
@@ -122,14 +116,44 @@ def load_glyphs(skin_tones: bool = False) -> tuple[Glyph, ...]:
             continue
         if not skin_tones and SKIN_TONES & set(char):
             continue
-        # Emoji newer than the font come out as several glyphs (raqm cannot ligate them): skip them.
+        # Sequences newer than the font come out as several glyphs (raqm cannot ligate them): skip them.
         if font.getlength(char) != one_glyph:
             continue
         en, zh = clean_en(info["en"]), clean_zh(info["zh"])
         if _is_flag(char):
             en, zh = f"flag of {en.removeprefix('flag ')}", f"{zh}国旗"
         glyphs.append(Glyph(char, en, zh, _held_out(en)))
-    return tuple(glyphs)
+    return glyphs
+
+
+@lru_cache(maxsize=4)
+def _glyphs_and_tiles(skin_tones: bool) -> tuple[tuple[Glyph, ...], np.ndarray]:
+    candidates = _candidates(skin_tones)
+    tiles = _tiles_for(tuple(g.char for g in candidates))
+    keep: dict[bytes, int] = {}
+    for i, (glyph, tile) in enumerate(zip(candidates, tiles)):
+        if not tile[..., 3].any():
+            continue  # code points the font lacks draw nothing at all
+        # Pictures drawn identically under several names (the flags of France, St. Martin and Clipperton
+        # Island) cannot teach which name is right: keep the shortest name, usually the common one.
+        seen = keep.setdefault(tile.tobytes(), i)
+        if len(glyph.en) < len(candidates[seen].en):
+            keep[tile.tobytes()] = i
+    ids = sorted(keep.values())
+    return tuple(candidates[i] for i in ids), tiles[ids]
+
+
+def load_glyphs(skin_tones: bool = False) -> tuple[Glyph, ...]:
+    """Every fully-qualified emoji the installed font draws, once per distinct picture, in the ``emoji``
+    package's order.
+
+    Left out: sequences the font cannot lay out as one glyph, code points it draws as nothing (Emoji 16 and
+    later), and all but the shortest-named of glyphs drawn pixel-for-pixel alike. skin_tones=False also drops
+    the ~1,900 skin-tone variants (names such as "kiss man man medium-dark skin tone medium-light skin tone"),
+    whose differences are a few pixels of colour at 32 px; True keeps them. Flags are captioned "flag of
+    france" / "法国国旗".
+    """
+    return _glyphs_and_tiles(skin_tones)[0]
 
 
 def _cache_dir() -> Path:
@@ -146,8 +170,7 @@ def _render_tile(font: ImageFont.FreeTypeFont, char: str) -> np.ndarray:
 
 def glyph_tiles(skin_tones: bool = False) -> np.ndarray:
     """(N, TILE, TILE, 4) uint8 RGBA tiles for :func:`load_glyphs`, rendered once and cached on disk."""
-    glyphs = load_glyphs(skin_tones)
-    return _tiles_for(tuple(g.char for g in glyphs))
+    return _glyphs_and_tiles(skin_tones)[1]
 
 
 @lru_cache(maxsize=4)

@@ -19,8 +19,6 @@ SHA-256 of the vectors file). Saving never pickles and never leaves a half-writt
 from __future__ import annotations
 
 import functools
-import hashlib
-import json
 import math
 import os
 from pathlib import Path
@@ -30,18 +28,14 @@ import safetensors.torch
 import torch
 
 from mmkit.errors import InputError, MissingDependencyError
+from mmkit.index_files import FORMAT, FORMAT_VERSION, META_FILE, read_index, write_index
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "int8": torch.int8}
 METRICS = ("cosine", "ip")  # cosine normalises vectors and queries; ip is the raw inner product
 BACKENDS = ("auto", "exact", "faiss")
 FAISS_THRESHOLD = 200_000  # "auto" switches to FAISS above this many vectors
-FORMAT_VERSION = 1
-VECTORS_FILE = "vectors.safetensors"
-META_FILE = "meta.json"
-_PENDING = VECTORS_FILE + ".new"  # written first; moved into place after meta.json commits to it
 _BLOCK_ROWS = 32768  # rows scored at once for a batch: bounds the (block, Q) scores and the bfloat16 buffer
 _RERANK = 4  # exact search keeps RERANK * k candidates per query before re-scoring them in float32
-_HASH_CHUNK = 1 << 24
 
 
 def _import_faiss():
@@ -351,26 +345,19 @@ class VectorIndex:
     # ------------------------------------------------------------------------------------------- saving
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write the index to the directory ``path`` so that an interruption at any point leaves a loadable index.
-
-        Order: the new vectors go to ``vectors.safetensors.new`` and the new ``meta.json`` to a temporary file, each
-        flushed and fsynced; ``os.replace`` of meta.json is the commit; then the vectors file is moved into place and
-        the directory fsynced. Before the commit, :meth:`load` finds the old meta.json and old vectors; after it, the
-        new meta.json names (by checksum) the new vectors, in whichever of the two files holds them.
-        """
+        """Write the index to the directory ``path`` so that an interruption at any point leaves a loadable index
+        (the order of the writes is in :func:`mmkit.index_files.write_index`)."""
         path = Path(path)
         if path.exists() and not path.is_dir():
             raise InputError(f"'{path}' is a file; an index is saved as a directory")
         path.mkdir(parents=True, exist_ok=True)
-        _finish_interrupted_save(path)
         tensors = {"vectors": self._vectors[: self._n].contiguous()}
         if self.dtype == "int8":
             tensors["scales"] = self._scales[: self._n].contiguous()
         if self._centroids is not None:
             tensors["ivf_centroids"] = self._centroids
-        data = safetensors.torch.save(tensors)
         meta = {
-            "format": "mmkit.VectorIndex",
+            "format": FORMAT,
             "version": FORMAT_VERSION,
             "dim": self.dim,
             "metric": self.metric,
@@ -379,54 +366,24 @@ class VectorIndex:
             "faiss_threshold": self.faiss_threshold,
             "nprobe": self.nprobe,
             "count": self._n,
-            "sha256": hashlib.sha256(data).hexdigest(),
             "ids": self.ids,
             "metadata": self.metadata,
         }
-        try:
-            meta_bytes = json.dumps(meta, ensure_ascii=False).encode("utf-8")
-        except TypeError as e:
-            raise InputError(f"metadata must be JSON-serialisable to save the index ({e})") from None
-        _write_synced(path / _PENDING, data)
-        _write_synced(path / (META_FILE + ".tmp"), meta_bytes)
-        os.replace(path / (META_FILE + ".tmp"), path / META_FILE)
-        _fsync_dir(path)
-        os.replace(path / _PENDING, path / VECTORS_FILE)
-        _fsync_dir(path)
+        write_index(path, safetensors.torch.save(tensors), meta)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> VectorIndex:
         """Read an index written by :meth:`save`, refusing it if the vectors do not match their checksum."""
-        path = Path(path)
-        if not (path / META_FILE).is_file():
-            raise InputError(f"no index at '{path}' ({META_FILE} is missing)")
+        meta, tensors = read_index(Path(path))
         try:
-            meta = json.loads((path / META_FILE).read_bytes())
-            if meta.get("format") != "mmkit.VectorIndex" or meta.get("version") != FORMAT_VERSION:
-                raise InputError(f"'{path}' is not an mmkit index of format version {FORMAT_VERSION}")
-            index = cls(
-                **{
-                    key: meta[key]
-                    for key in ("dim", "metric", "dtype", "backend", "faiss_threshold", "nprobe")
-                }
-            )
+            index = cls(**{key: meta[key] for key in ("dim", "metric", "dtype", "backend", "faiss_threshold", "nprobe")})
             n = meta["count"]
             index._check_ids(meta["ids"], n)
             index._check_metadata(meta["metadata"], n)
-            committed = _committed_vectors(path, meta["sha256"])
         except InputError:
             raise
-        except (
-            ValueError,
-            KeyError,
-            TypeError,
-            AttributeError,
-        ) as e:  # AttributeError: JSON that is not an object
+        except (ValueError, KeyError, TypeError) as e:
             raise InputError(f"index at '{path}' is corrupt: {META_FILE} cannot be read ({e!r})") from None
-        try:
-            tensors = safetensors.torch.load_file(committed)
-        except safetensors.SafetensorError as e:
-            raise InputError(f"index at '{path}' is corrupt: {VECTORS_FILE} cannot be read ({e})") from None
         vectors, centroids = tensors.get("vectors"), tensors.get("ivf_centroids")
         if vectors is None or vectors.shape != (n, index.dim) or vectors.dtype != DTYPES[index.dtype]:
             raise InputError(f"index at '{path}' is corrupt: its vectors do not match {META_FILE}")
@@ -438,56 +395,3 @@ class VectorIndex:
             index._scales = tensors["scales"]
         index._centroids = centroids
         return index
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(_HASH_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _committed_vectors(path: Path, sha256: str) -> Path:
-    """The vectors file meta.json commits to: in place, or still pending after an interrupted save."""
-    for name in (VECTORS_FILE, _PENDING):
-        if (path / name).is_file() and _sha256_file(path / name) == sha256:
-            return path / name
-    raise InputError(
-        f"index file is corrupt (checksum mismatch) in '{path}': {VECTORS_FILE} does not match the SHA-256 "
-        f"in {META_FILE}; rebuild the index from its source data and save it again"
-    )
-
-
-def _finish_interrupted_save(path: Path) -> None:
-    """Move committed pending vectors into place, or drop uncommitted ones, so the next save can reuse the name."""
-    pending = path / _PENDING
-    if not pending.exists():
-        return
-    try:
-        committed = json.loads((path / META_FILE).read_bytes())["sha256"]
-    except (OSError, ValueError, KeyError, TypeError):
-        committed = None
-    if committed is not None and _sha256_file(pending) == committed:
-        os.replace(pending, path / VECTORS_FILE)
-    else:
-        pending.unlink()
-    _fsync_dir(path)
-
-
-def _write_synced(path: Path, data: bytes) -> None:
-    with open(path, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def _fsync_dir(path: Path) -> None:
-    """Make the renames in ``path`` durable (a no-op where directories cannot be opened, as on Windows)."""
-    if not hasattr(os, "O_DIRECTORY"):
-        return
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -32,6 +32,11 @@ def test_glyph_list_names_and_split():
     assert names["red apple"].zh == "红苹果" and not names["red apple"].held_out
     assert names["flag of france"].zh == "法国国旗"
     assert len(names) == len(glyphs)  # captions are unique, so a caption names exactly one glyph
+    tiles = emoji_data.glyph_tiles()
+    assert tiles.shape == (len(glyphs), emoji_data.TILE, emoji_data.TILE, 4)
+    assert tiles[..., 3].reshape(len(tiles), -1).max(1).min() > 0  # nothing the font draws blank
+    assert len({t.tobytes() for t in tiles}) == len(tiles)  # and one name per picture
+    assert "flag of st. martin" not in names  # drawn exactly as the flag of France, which is kept
     held_out = sum(g.held_out for g in glyphs) / len(glyphs)
     assert 0.07 < held_out < 0.13
     with_tones = load_glyphs(skin_tones=True)

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 import mmkit.index as index_module
+import mmkit.index_files as index_files
 from mmkit.errors import InputError, MissingDependencyError
 from mmkit.index import VectorIndex
 
@@ -273,7 +274,7 @@ def test_save_with_a_half_written_file_leaves_the_old_index(tmp_path, monkeypatc
         Path(path).write_bytes(data[: len(data) // 2])
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(index_module, "_write_synced", dies_halfway)
+    monkeypatch.setattr(index_files, "write_synced", dies_halfway)
     with pytest.raises(KeyboardInterrupt):
         new.save(tmp_path / "idx")
     assert VectorIndex.load(tmp_path / "idx").ids == old.ids

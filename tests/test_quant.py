@@ -176,7 +176,7 @@ def _captioner_case():
     tokenizer = CaptionTokenizer.build(["a red apple", "a dog face"], ["红苹果"])
     config = TinyCaptionerConfig(vocab_size=len(tokenizer), channels=(16, 32), dim=64, d_model=64, max_len=16)
     model = TinyCaptioner(config, tokenizer)
-    pixels, ids = torch.randn(2, 3, 64, 64), torch.tensor([[3, 5, 6, 2], [4, 7, 8, 2]])
+    pixels, ids = torch.randn(2, 3, config.image_size, config.image_size), torch.tensor([[3, 5, 6, 2], [4, 7, 8, 2]])
     return model, lambda m: m(pixels, ids)
 
 

@@ -3,7 +3,7 @@
 Only the image side is trained. The text tower is the embedded MiniLM, frozen, so its caption embeddings are
 computed once before training and free-form English queries work at test time::
 
-    image (B, 3, S, S) -> SmallCNNEncoder -> cells (B, h*w, D) + positions -> TransformerEncoder
+    image (B, 3, S, S) -> SmallCNNEncoder -> cells (B, h*w, D) + positions [-> TransformerEncoder, optional]
                        -> mean over cells -> LayerNorm -> Linear -> (B, 384), L2-normalised
     text  list[str]    -> MiniLM (mean pooling, normalised)        -> (B, 384)
 

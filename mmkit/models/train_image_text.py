@@ -42,7 +42,7 @@ def _loader(data, batch_size: int, collate) -> DataLoader:
 
 def train_tiny_clip(
     out_dir: str | Path = CLIP_DIR,
-    steps: int = 8000,
+    steps: int = 12000,
     batch_size: int = 64,
     lr: float = 2e-3,
     strength: float = AUGMENT,
@@ -75,7 +75,7 @@ def train_tiny_clip(
 
     recipe = TrainConfig(
         epochs=1, lr=lr, batch_size=batch_size, weight_decay=0.05, warmup_ratio=0.05, seed=seed,
-        mixed_precision="bf16",  # autocast: about twice as fast on a CPU with AVX512-BF16, and no worse here
+        mixed_precision="bf16",  # autocast: these convolutions ran ~2x faster than float32 on an AVX512-BF16 CPU
     )
     train(model, _loader(data, batch_size, collate), config=recipe, loss_fn=lambda m, b: m.loss(**b))
     minutes = (time.perf_counter() - started) / 60
@@ -168,7 +168,7 @@ def train_tiny_captioner(
     composite_prob: float = 0.15,
     seed: int = 0,
     init_from: str | Path | None = CLIP_DIR,
-    freeze_tower: bool = True,
+    freeze_tower: bool = False,
     config: TinyCaptionerConfig | None = None,
 ) -> dict:
     """Train the decoder (and, unless frozen, the image tower) to write English and Chinese names, then evaluate.
