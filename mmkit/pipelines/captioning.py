@@ -4,6 +4,7 @@
 -> ``{"caption"}`` per image (one dict for one image, a list for a list). With ``return_attention=True`` (embedded
 model only) the dict also holds ``words`` and ``attention`` — one (h, w) map over the image grid per word — and the
 decoded ``image``, for the apps' "explain" view.
+A hub model writes in the language it was trained in; ``lang`` only chooses the embedded model's.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ class HFCaptioner:
 
     def __init__(self, name_or_path: str, device):
         import transformers
-        from transformers import AutoConfig, AutoProcessor
+        from transformers import AutoConfig, AutoImageProcessor, AutoProcessor
 
         alternative = "model=None (the embedded mmkit tiny-captioner)"
         config = load_auto(AutoConfig, name_or_path, alternative=alternative)
@@ -29,18 +30,29 @@ class HFCaptioner:
             else transformers.AutoModelForImageTextToText
         )
         self.model = load_auto(model_class, name_or_path, alternative=alternative).to(device).eval()
-        self.processor = load_auto(AutoProcessor, name_or_path, alternative=alternative)
+        processor = load_auto(AutoProcessor, name_or_path, alternative=alternative)
+        # A VisionEncoderDecoder folder usually has no processor_config.json (nlpconnect/vit-gpt2-image-captioning
+        # has an image processor and a tokenizer side by side): AutoProcessor then returns the tokenizer alone.
+        if isinstance(processor, transformers.PreTrainedTokenizerBase):
+            self.images = load_auto(AutoImageProcessor, name_or_path, alternative=alternative)
+        else:
+            self.images = processor
+        self.tokenizer = processor
         self.device = device
 
     def generate(self, images, max_new_tokens: int, num_beams: int, do_sample: bool) -> list[str]:
+        """images: a list of RGB PIL images -> one caption per image (special tokens and the prompt removed)."""
         import torch
 
-        inputs = self.processor(images=images, return_tensors="pt").to(self.device)
+        # from_pretrained keeps the dtype the weights were saved in (bf16, fp16...); BLIP, GIT and ViT cast the
+        # float32 pixels to it themselves, not every image-to-text model does, so cast them here as transformers' own
+        # pipelines do.
+        inputs = self.images(images=images, return_tensors="pt").to(self.device, dtype=self.model.dtype)
         with torch.inference_mode():
             ids = self.model.generate(
                 **inputs, max_new_tokens=max_new_tokens, num_beams=num_beams, do_sample=do_sample
             )
-        return [text.strip() for text in self.processor.batch_decode(ids, skip_special_tokens=True)]
+        return [text.strip() for text in self.tokenizer.batch_decode(ids, skip_special_tokens=True)]
 
 
 class ImageCaptioningPipeline(Pipeline):
