@@ -1,6 +1,9 @@
 """What the Streamlit pages share: the language, pipelines cached once per process, errors shown as messages."""
 
+import shutil
 import sys
+import tempfile
+import weakref
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -50,3 +53,28 @@ def friendly_errors():
         st.error(str(error))
     except Exception as error:  # the page must survive whatever a user sends
         st.error(f"Something went wrong ({type(error).__name__}). Please try other input.")
+
+
+class UploadFolder:
+    """A temporary folder holding one session's uploaded images, deleted with the index that points into it.
+
+    Search results are shown from the indexed files, so the folder lives as long as the session's index: it is
+    removed when the index is replaced (``remove``), when a build fails, and otherwise when this object is garbage
+    collected -- Streamlit drops a closed session's state -- or when the server exits (``weakref.finalize``).
+    """
+
+    def __init__(self) -> None:
+        self.path = Path(tempfile.mkdtemp(prefix="mmkit-upload-"))
+        self._remove = weakref.finalize(self, shutil.rmtree, self.path, ignore_errors=True)
+
+    def remove(self) -> None:
+        self._remove()  # runs rmtree at most once, however often it is called
+
+
+def keep_retriever(retriever, upload: UploadFolder | None) -> None:
+    """Make ``retriever`` the session's index; the index it replaces takes its upload folder with it."""
+    previous = st.session_state.get("retriever")
+    retriever.upload = upload
+    st.session_state["retriever"] = retriever
+    if getattr(previous, "upload", None) is not None:
+        previous.upload.remove()

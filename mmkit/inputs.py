@@ -309,7 +309,7 @@ def safe_extract_zip(
     dest = dest.resolve()
     try:
         zf = zipfile.ZipFile(zip_path)
-    except _ZIP_READ_ERRORS as e:
+    except (*_ZIP_READ_ERRORS, NotImplementedError) as e:  # NotImplementedError: "zip file version 14.0"
         raise InputError(f"'{zip_path.name}' is not a readable zip archive ({e})") from None
     with zf:
         return _extract(zf, _plan_extraction(zf, dest, suffixes, max_files, max_total_bytes), max_total_bytes)

@@ -26,11 +26,16 @@ _spec.loader.exec_module(_pipelines)
 tiny_clip_folder = _pipelines.tiny_clip_folder  # a saved 16-d CLIPModel + processor: retrieval without tiny-clip
 
 
-def start_gradio_app(log_path: Path) -> tuple[subprocess.Popen, str]:
-    """Start the app on a free loopback port, its output in ``log_path``; return (process, url) once it answers."""
+def start_gradio_app(log_path: Path, tmp_dir: Path | None = None) -> tuple[subprocess.Popen, str]:
+    """Start the app on a free loopback port, its output in ``log_path``; return (process, url) once it answers.
+
+    ``tmp_dir``: the server's TMPDIR, so a test can see exactly which upload folders this server leaves behind.
+    """
     port = _apps.free_port()
     env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1",
            "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
+    if tmp_dir is not None:
+        env["TMPDIR"] = str(tmp_dir)
     with open(log_path, "wb") as log:
         process = subprocess.Popen([sys.executable, str(ROOT / "apps" / "gradio_app.py")], env=env, cwd=ROOT,
                                    stdout=log, stderr=subprocess.STDOUT)
@@ -46,11 +51,12 @@ def start_gradio_app(log_path: Path) -> tuple[subprocess.Popen, str]:
 
 @pytest.fixture(scope="session")
 def gradio_server(tmp_path_factory):
-    """(process, url, log path) of one app server shared by every hardening test in the session."""
+    """(process, url, log path, TMPDIR) of one app server shared by every hardening test in the session."""
     log_path = tmp_path_factory.mktemp("gradio") / "server.log"
-    process, url = start_gradio_app(log_path)
+    tmp_dir = tmp_path_factory.mktemp("gradio-tmp")
+    process, url = start_gradio_app(log_path, tmp_dir)
     try:
-        yield process, url, log_path
+        yield process, url, log_path, tmp_dir
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -59,6 +65,12 @@ def gradio_server(tmp_path_factory):
 @pytest.fixture(scope="session")
 def gradio_url(gradio_server):
     return gradio_server[1]
+
+
+@pytest.fixture(scope="session")
+def server_tmp(gradio_server) -> Path:
+    """The server's temporary folder: where it unpacks uploaded zips (``mmkit-upload-*``)."""
+    return gradio_server[3]
 
 
 @pytest.fixture(scope="session")

@@ -58,7 +58,7 @@ BAD_DOCUMENTS = {
     "binary.txt": "looks binary",
     "latin1.txt": "not valid UTF-8",
     "huge.txt": r"the file is 21[\d.,]* (MB|bytes); the limit is 20[\d.,]* (MB|bytes)",
-    "notes.pdf": "not a text document",
+    "notes.pdf": "not a text document|could not be read as a PDF",  # refused, or read as a PDF and found damaged
 }
 
 

@@ -6,6 +6,7 @@ A public Space gets arbitrary text and bytes. Whatever arrives, ``validate_text`
 """
 
 import io
+import struct
 import unicodedata
 import zipfile
 
@@ -159,6 +160,38 @@ def test_damaged_zip_extracts_inside_the_folder_or_is_refused(scratch, positions
     assert all(p.resolve().is_relative_to(dest.resolve()) for p in after - before)
     for path in paths:
         path.unlink()
+
+
+def _patch(data: bytes, signature: bytes, offset: int, fmt: str, value: int) -> bytes:
+    """Overwrite the field ``fmt`` at ``offset`` in every header that starts with ``signature``."""
+    out = bytearray(data)
+    start = out.find(signature)
+    while start != -1:
+        struct.pack_into(fmt, out, start + offset, value)
+        start = out.find(signature, start + 1)
+    return bytes(out)
+
+
+def _unknown_version(archive: bytes) -> bytes:  # "version needed to extract" 14.0, in the central directory
+    return _patch(archive, b"PK\x01\x02", 6, "<B", 140)
+
+
+def _unknown_compression(archive: bytes) -> bytes:  # method 99 in the local headers and the central directory
+    return _patch(_patch(archive, b"PK\x03\x04", 8, "<H", 99), b"PK\x01\x02", 10, "<H", 99)
+
+
+@pytest.mark.parametrize(("damage", "words"), [
+    # Found by the fuzz test above: zipfile.ZipFile() itself raises NotImplementedError for an unknown version.
+    (_unknown_version, r"not a readable zip archive \(zip file version 14.0\)"),
+    (_unknown_compression, "cannot be unpacked: .*compression"),
+], ids=["unknown zip version", "unknown compression"])
+def test_archives_zipfile_cannot_read_are_refused(scratch, damage, words):
+    archive = scratch / "odd.zip"
+    archive.write_bytes(damage(ZIP_SEED))
+    dest = scratch / "odd"
+    with pytest.raises(InputError, match=words):
+        safe_extract_zip(archive, dest)
+    assert not [p for p in dest.rglob("*") if p.is_file()]
 
 
 def test_fuzz_seeds_are_valid_images():

@@ -9,6 +9,7 @@ read from the server's disk.
 import json
 import re
 import tempfile
+import zipfile
 from pathlib import Path
 
 import httpx
@@ -140,6 +141,11 @@ def test_answer_still_works_after_bad_input(client, hostile):
 # ------------------------------------------------------------------------------------------------ /caption
 
 
+@pytest.fixture(scope="module")
+def captioner():
+    return mmkit.pipeline("image-captioning")
+
+
 def test_caption_with_an_unknown_model_names_the_embedded_one(client, hostile):
     refused(client, "Offline alternative: model=None \\(the embedded mmkit tiny-captioner\\)",
             handle_file(str(hostile / "good.png")), "en", 1, "nobody/no-such-captioner", "none", "en",
@@ -164,6 +170,14 @@ def test_caption_answers_odd_but_valid_images(client, hostile, name):
 
 
 @needs_captioner
+@pytest.mark.parametrize("name", ["gray16.png", "rgba.png", "cmyk.jpg"])
+def test_odd_caption_images_are_read_by_mmkit_not_flattened_by_gradio(client, captioner, hostile, name):
+    """The app captions what mmkit.inputs.load_image makes of the file (Pillow's own convert clips 16-bit data)."""
+    caption, _ = client.predict(handle_file(str(hostile / name)), "en", 1, "", "none", "en", api_name="/caption")
+    assert caption == captioner(hostile / name)["caption"]
+
+
+@needs_captioner
 def test_caption_refuses_beams_outside_the_slider(client, hostile):
     refused(client, "(?i)beams|maximum|less than or equal", handle_file(str(hostile / "good.png")), "en", 50, "",
             "none", "en", api="/caption")
@@ -182,6 +196,10 @@ def test_search_before_building_an_index(gradio_url):
     refused(fresh, "Build the index first", "a red fruit", None, 3, "en", api="/search")
 
 
+def upload_folders(server_tmp: Path) -> set[Path]:
+    return set(server_tmp.glob("mmkit-upload-*"))
+
+
 @needs_clip
 @pytest.mark.parametrize(("name", "words"), [
     ("traversal.zip", "member '../../escaped.png' points outside the folder"),
@@ -191,19 +209,34 @@ def test_search_before_building_an_index(gradio_url):
     ("empty.zip", "not a readable zip archive|the file is empty"),
     ("good.png", "not a readable zip archive|file type"),
 ])
-def test_build_index_refuses_bad_archives(client, hostile, name, words):
+def test_build_index_refuses_bad_archives(client, hostile, server_tmp, name, words):
+    before = upload_folders(server_tmp)
     refused(client, words, handle_file(str(hostile / name)), "", "none", "en", api="/build_index")
-    for folder in (Path("/"), Path(tempfile.gettempdir())):
+    assert upload_folders(server_tmp) == before  # a refused upload leaves no folder behind
+    for folder in (Path("/"), server_tmp, server_tmp.parent, Path(tempfile.gettempdir())):
         assert not (folder / "escaped.png").exists()
 
 
 @needs_clip
-def test_rebuilding_an_index_does_not_pile_up_extracted_uploads(client, hostile):
-    """Each upload is unpacked into a new temporary folder; a session that rebuilds must not leave them all behind."""
-    before = set(Path(tempfile.gettempdir()).glob("mmkit-upload-*"))
+@pytest.mark.parametrize("name", list(BAD_IMAGES))
+def test_build_index_refuses_a_zip_holding_a_bad_image(client, hostile, server_tmp, tmp_path, name):
+    archive = tmp_path / "photos.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.write(hostile / "good.png", "photos/good.png")
+        zf.write(hostile / name, f"photos/{name}")
+    before = upload_folders(server_tmp)
+    refused(client, BAD_IMAGES[name], handle_file(str(archive)), "", "none", "en", api="/build_index")
+    assert upload_folders(server_tmp) == before
+
+
+@needs_clip
+def test_rebuilding_an_index_does_not_pile_up_extracted_uploads(client, hostile, server_tmp):
+    """Each upload is unpacked into a new temporary folder; a session keeps only its current index's folder."""
     for _ in range(3):
         client.predict(handle_file(str(hostile / "images.zip")), "", "none", "en", api_name="/build_index")
-    assert len(set(Path(tempfile.gettempdir()).glob("mmkit-upload-*")) - before) <= 1
+        assert len(upload_folders(server_tmp)) == 1
+    client.predict(None, "", "none", "en", api_name="/build_index")  # the examples need no folder
+    assert upload_folders(server_tmp) == set()
 
 
 @needs_clip

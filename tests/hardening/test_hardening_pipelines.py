@@ -7,9 +7,10 @@ embedded tiny-clip / tiny-captioner weights and are skipped until those are trai
 
 import re
 
+import numpy as np
 import pytest
-from hardening_files import BAD_DOCUMENTS, BAD_IMAGES, GOOD_ODD_IMAGES
-from PIL import ImageFile
+from hardening_files import BAD_DOCUMENTS, BAD_IMAGES, GOOD_ODD_IMAGES, picture
+from PIL import Image, ImageFile
 
 import mmkit
 from mmkit.errors import InputError
@@ -24,6 +25,9 @@ BAD_TEXTS = {
     "binary bytes": (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", r"not valid UTF-8 \(byte 0x89"),
     "None": (None, "must be a string, not NoneType"),
 }
+WHITE = Image.new("RGB", (64, 64), "white")  # what the fully transparent rgba.png must become
+# What gray16.png (values 0, 16, ..., 65520) must become: scaled by 1/257, not clipped at 255 as Pillow's convert does.
+GRAY16_AS_8BIT = np.rint(np.arange(64 * 64).reshape(64, 64) * 16 / 257).astype(np.uint8)
 needs_clip = pytest.mark.skipif(not is_ready("tiny-clip"), reason="tiny-clip is not trained yet")
 needs_captioner = pytest.mark.skipif(not is_ready("tiny-captioner"), reason="tiny-captioner is not trained yet")
 
@@ -178,6 +182,19 @@ def test_captioner_answers_odd_but_valid_images(cap, hostile, name):
 
 
 @needs_captioner
+def test_captioner_sees_odd_images_as_converted_pixels(cap, hostile):
+    """The picture the model captions is the converted one: alpha on white, 16-bit scaled, CMYK as RGB."""
+    rgba = cap(hostile / "rgba.png", return_attention=True)
+    assert (np.asarray(rgba["image"]) == 255).all()
+    assert rgba["caption"] == cap(WHITE)["caption"]
+    gray16 = cap(hostile / "gray16.png", return_attention=True)
+    assert (np.asarray(gray16["image"]) == GRAY16_AS_8BIT[..., None]).all()
+    assert gray16["caption"] == cap(GRAY16_AS_8BIT)["caption"]
+    cmyk = np.asarray(cap(hostile / "cmyk.jpg", return_attention=True)["image"]).astype(int)
+    assert np.abs(cmyk - np.asarray(picture()).astype(int)).mean() < 2  # JPEG rounding only
+
+
+@needs_captioner
 @pytest.mark.parametrize(("kwargs", "words"), [
     ({"lang": "fr"}, "lang must be 'en' or 'zh'"),
     ({"num_beams": 0}, "num_beams must be between 1 and 8"),
@@ -214,6 +231,27 @@ def test_retrieval_refuses_bad_images_and_keeps_its_index(ret, hostile, name):
     assert index.images.ids == ["good"]  # the batch with a bad image added nothing
     with pytest.raises(InputError, match=BAD_IMAGES[name]):
         index.search(hostile / name)
+
+
+@needs_clip
+@pytest.mark.parametrize("name", ["bomb_20000x20000.png", "over_limit_8000x6000.png"])
+def test_retrieval_checks_the_pixel_limit_before_decoding(ret, hostile, no_decoding, name):
+    index = ret.fresh()
+    with pytest.raises(InputError, match="megapixels"):
+        index.add([hostile / name])
+    index.images.add(ret.model.encode_images([WHITE]), ids=["white"])  # a non-empty index, built without decoding
+    with pytest.raises(InputError, match="megapixels"):
+        index.search(hostile / name)
+
+
+@needs_clip
+def test_retrieval_indexes_odd_images_as_converted_pixels(ret, hostile):
+    index = ret.fresh()
+    index.add([hostile / name for name in ("rgba.png", "gray16.png", "cmyk.jpg")], ids=["rgba", "gray16", "cmyk"])
+    for query, expected in [(WHITE, "rgba"), (GRAY16_AS_8BIT, "gray16"), (picture(), "cmyk")]:
+        top = index.search(query, k=1)[0]
+        assert top["id"] == expected
+        assert top["score"] > (0.999 if expected != "cmyk" else 0.99)
 
 
 @needs_clip
