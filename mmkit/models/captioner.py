@@ -107,7 +107,7 @@ class CaptionTokenizer:
 
 @dataclass
 class TinyCaptionerConfig:
-    vocab_size: int = 3155  # len(build_tokenizer()) in train_image_text; set from the tokenizer when training
+    vocab_size: int = 3156  # len(build_tokenizer()) in train_image_text; set from the tokenizer when training
     image_size: int = 32  # the image tower's fields (image_size .. num_layers) are TinyClipConfig's
     channels: tuple[int, ...] = (32, 64, 128)
     dim: int = 256  # width of the image cells (the memory)

@@ -154,8 +154,9 @@ def build_tokenizer(skin_tones: bool = False) -> CaptionTokenizer:
     """Vocabulary of every glyph name (held-out ones too, so their captions can at least be written) and of the
     composite templates."""
     glyphs = load_glyphs(skin_tones)
-    en = [g.en for g in glyphs] + [composite_caption(["x", "y", "z"], "en"), "an x"]
-    zh = [g.zh for g in glyphs] + [composite_caption(["x", "y"], "zh"), composite_caption(["x", "y", "z"], "zh")]
+    templates = [composite_caption(names, lang) for names in (["x", "y"], ["x", "y", "z"]) for lang in ("en", "zh")]
+    en = [g.en for g in glyphs] + templates[0::2] + ["an x"]
+    zh = [g.zh for g in glyphs] + templates[1::2]
     return CaptionTokenizer.build(en, zh)
 
 

@@ -18,6 +18,18 @@ needs_weights = pytest.mark.skipif(
 )
 
 
+@needs_font
+def test_training_vocabulary_covers_every_caption_the_data_writes():
+    from mmkit.models.train_image_text import build_tokenizer
+
+    tokenizer, glyphs = build_tokenizer(), emoji_data.load_glyphs()
+    for lang in ("en", "zh"):
+        names = [getattr(g, lang) for g in glyphs]
+        captions = names + [emoji_data.composite_caption(names[i : i + n], lang) for i in (0, 9) for n in (2, 3)]
+        for caption in captions:
+            assert tokenizer.unk_id not in tokenizer.encode(caption, lang), caption
+
+
 def _tiny_model(seed: int = 0) -> TinyCaptioner:
     tokenizer = CaptionTokenizer.build(["red apple", "a dog face next to a red apple"], ["红苹果", "狗脸在红苹果旁边"])
     config = TinyCaptionerConfig(
