@@ -2,9 +2,11 @@
 
     .venv/bin/python bench/longqa.py            # full run (about 10 minutes on 2 cores)
     .venv/bin/python bench/longqa.py --quick    # smoke run: 1k and 10k tokens, a few real questions
+    .venv/bin/python bench/longqa.py --langs zh --no-real --no-sliding --plot /tmp/zh.png   # Chinese needles only
 
 Needles: invented facts planted at 5 depths in real prose found on disk (Python's reference documentation and
-standard-library docstrings; for Chinese the Vim tutor and man pages Debian ships), plus questions about facts that
+standard-library docstrings; for Chinese the Vim tutor and man pages Debian ships; English: --seeds haystacks per
+length, Chinese: --zh-seeds, 3 by default so its 3 lengths give 45 facts), plus questions about facts that
 were not planted (right answer: "not in the document"). Each length gets a fresh LongTextQA index: the first
 question pays for clean-up, chunking, BM25 and embeddings, the others hit the cache. Model loading is excluded.
 
@@ -139,7 +141,7 @@ class SlidingWindow:
         return " ".join(document[start:end].split()), seconds, len(windows)
 
 
-def needle_bench(qa, lang, filler, lengths, tokenizer, seeds, sliding_max, sliding_sample, absent=2):
+def needle_bench(qa, lang, filler, lengths, tokenizer, seeds, sliding_max, sliding_sample, absent=2, sliding=True):
     rows = []
     chars_per_token = len(filler[:200_000]) / len(tokenizer(filler[:200_000]).input_ids)
     baseline = SlidingWindow(qa, lang)
@@ -162,7 +164,7 @@ def needle_bench(qa, lang, filler, lengths, tokenizer, seeds, sliding_max, slidi
                 if not ok:
                     print(f"      miss: {needle.question} -> {out['answer']!r} (gold {needle.answer!r})")
                 row["evidence"] += overlaps(out["start"], out["end"], [(needle.start, needle.start + len(needle.fact))])
-                if position in (0, 2) and seed == seeds[0]:  # the baseline is slow: two needles per length
+                if sliding and position in (0, 2) and seed == seeds[0]:  # the baseline is slow: two needles per length
                     sample = None if length <= sliding_max else sliding_sample
                     answer, seconds, _ = baseline(needle.question, haystack.document, sample)
                     row["sliding_s"].append(seconds)
@@ -179,9 +181,9 @@ def needle_bench(qa, lang, filler, lengths, tokenizer, seeds, sliding_max, slidi
         rows.append(row)
         print(f"  [{lang}] {length:>7,} tokens: accuracy {row['correct']}/{row['present']}, evidence "
               f"{row['evidence']}/{row['present']}, not-found {row['absent_ok']}/{row['absent']}, first "
-              f"{statistics.median(row['first_s']):.2f} s, cached {statistics.median(row['cached_s']):.2f} s, "
-              f"sliding {statistics.median(row['sliding_s']):.1f} s"
-              + ("" if row["sliding_n"] else " (extrapolated)"), flush=True)
+              f"{statistics.median(row['first_s']):.2f} s, cached {statistics.median(row['cached_s']):.2f} s"
+              + (f", sliding {statistics.median(row['sliding_s']):.1f} s" if row["sliding_s"] else "")
+              + ("" if row["sliding_n"] or not row["sliding_s"] else " (extrapolated)"), flush=True)
     return rows
 
 
@@ -229,7 +231,8 @@ def plot(rows_by_lang, path):
         left.plot(x, [r["absent_ok"] / max(r["absent"], 1) for r in rows], "s--", label=f"{lang}: correct 'not found'")
         right.plot(x, [statistics.median(r["first_s"]) for r in rows], "o-", label=f"{lang}: first question")
         right.plot(x, [statistics.median(r["cached_s"]) for r in rows], "o-", label=f"{lang}: further question")
-        right.plot(x, [statistics.median(r["sliding_s"]) for r in rows], "x:", label=f"{lang}: sliding window*")
+        if all(r["sliding_s"] for r in rows):
+            right.plot(x, [statistics.median(r["sliding_s"]) for r in rows], "x:", label=f"{lang}: sliding window*")
     left.set(xscale="log", xlabel="document length (reader tokens)", ylabel="rate", ylim=(0, 1.05),
              title="Planted facts")
     clock = "CPU seconds of 1 thread" if CPU_TIME else "wall seconds"
@@ -251,10 +254,15 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="smoke run: 1k and 10k tokens, 6 real questions each")
     parser.add_argument("--lengths", default="1000,10000,50000,100000,200000")
     parser.add_argument("--zh-lengths", default="1000,10000,50000")
-    parser.add_argument("--seeds", type=int, default=1, help="haystacks per length")
+    parser.add_argument("--seeds", type=int, default=1, help="English haystacks per length")
+    parser.add_argument("--zh-seeds", type=int, default=3,
+                        help="Chinese haystacks per length (3 x 3 lengths x 5 depths = 45 planted facts)")
     parser.add_argument("--reader", default=None, help="'lexical', a model path, or default (the embedded readers)")
     parser.add_argument("--sliding-max", type=int, default=1000, help="longest document read fully by the baseline")
     parser.add_argument("--sliding-sample", type=int, default=4, help="windows timed above --sliding-max")
+    parser.add_argument("--langs", default="en,zh", help="languages to run, e.g. 'zh'")
+    parser.add_argument("--no-real", action="store_true", help="skip the real-document questions")
+    parser.add_argument("--no-sliding", action="store_true", help="skip the sliding-window baseline")
     parser.add_argument("--plot", default=str(ROOT / "bench" / "longqa_needles.png"))
     parser.add_argument("--cpu-time", action="store_true",
                         help="report CPU seconds of one thread instead of wall time: on a machine shared with other "
@@ -283,19 +291,25 @@ def main(argv=None):
         tokenizers = {"en": load_reader("en")[1], "zh": load_reader("zh")[1]}
 
     print("\nPlanted facts (accuracy = concise-correct answers; evidence = the planted sentence was chosen)")
-    rows = {"en": needle_bench(qa, "en", english_filler(), lengths, tokenizers["en"], range(args.seeds),
-                               args.sliding_max, args.sliding_sample)}
-    zh_filler = chinese_filler()
-    rows["zh"] = needle_bench(qa, "zh", zh_filler, zh_lengths, tokenizers["zh"], range(args.seeds),
-                              args.sliding_max, args.sliding_sample) if zh_filler else []
+    langs = args.langs.split(",")
+    rows = {"en": [], "zh": []}
+    if "en" in langs:
+        rows["en"] = needle_bench(qa, "en", english_filler(), lengths, tokenizers["en"], range(args.seeds),
+                                  args.sliding_max, args.sliding_sample, sliding=not args.no_sliding)
+    zh_filler = chinese_filler() if "zh" in langs else ""
+    if zh_filler:
+        rows["zh"] = needle_bench(qa, "zh", zh_filler, zh_lengths, tokenizers["zh"], range(args.zh_seeds),
+                                  args.sliding_max, args.sliding_sample, sliding=not args.no_sliding)
     plot(rows, args.plot)
 
-    print("\nReal documents (data/longqa)")
-    for lang in ("en", "zh"):
-        summarise_real(lang, real_bench(qa, lang, limit))
+    if not args.no_real:
+        print("\nReal documents (data/longqa)")
+        for lang in langs:
+            summarise_real(lang, real_bench(qa, lang, limit))
     absent = sum(r["absent_ok"] for rs in rows.values() for r in rs), sum(r["absent"] for rs in rows.values() for r in rs)
     print(f"\n'not in the document' on absent-answer questions: {absent[0]}/{absent[1]}")
-    speedups = [np.median(r["sliding_s"]) / np.median(r["first_s"]) for r in rows["en"] if r["tokens"] == 100000]
+    speedups = [np.median(r["sliding_s"]) / np.median(r["first_s"]) for r in rows["en"]
+                if r["tokens"] == 100000 and r["sliding_s"]]
     if speedups:
         print(f"speed-up over the sliding window at 100k tokens (first question): {speedups[0]:.0f}x")
     return 0

@@ -55,6 +55,12 @@ ZH_TEMPLATES = [
     ("{town}动物园的小熊猫名叫{pet}。", "{town}动物园的小熊猫叫什么名字？", "{pet}"),
     ("{river}河上的步行桥长{length}米。", "{river}河上的步行桥有多长？", "{length}米"),
     ("{person}的南瓜汤的秘方是{ingredient}。", "{person}的南瓜汤的秘方是什么？", "{ingredient}"),
+    ("{project}服务的管理后台监听{port}端口。", "{project}服务的管理后台监听哪个端口？", "{port}"),
+    ("{ship}号货船的船长是{person}。", "{ship}号货船的船长是谁？", "{person}"),
+    ("{town}条约签订于{year}年。", "{town}条约是哪一年签订的？", "{year}年"),
+    ("{company}公司的总部设在{city}。", "{company}公司的总部设在哪个城市？", "{city}"),
+    ("{person}最喜欢的乐器是{instrument}。", "{person}最喜欢的乐器是什么？", "{instrument}"),
+    ("{place}图书馆每天早上{hour}开门。", "{place}图书馆每天早上几点开门？", "{hour}"),
 ]
 ZH_POOLS = {
     "place": ["青石镇", "柳河湾", "白鹭港", "云杉岭"],
@@ -67,6 +73,11 @@ ZH_POOLS = {
     "pet": ["团团", "豆包", "花卷", "年糕"],
     "river": ["清溪", "白石", "落雁"],
     "ingredient": ["烤茴香", "八角", "陈皮", "腌生姜"],
+    "project": ["青鸾", "墨竹", "星河", "听涛"],
+    "ship": ["海燕", "远帆", "金鸥", "长风"],
+    "company": ["瑞丰", "恒远", "嘉禾", "鼎新"],
+    "instrument": ["二胡", "古筝", "琵琶", "竹笛"],
+    "hour": ["七点半", "八点", "八点半", "九点"],
 }
 
 

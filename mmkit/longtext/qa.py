@@ -65,23 +65,38 @@ def _load_encoder(spec):
     return spec
 
 
-def read_document(document: str | os.PathLike, as_text: bool = False) -> str:
-    """The text of ``document``: a Path or an existing .txt/.md path is read with ``load_text_file`` (size and
-    encoding checked; offsets then refer to the text as read, with "\\r\\n" made "\\n"), else the string itself.
-
-    A string is checked (not empty, at most MAX_DOCUMENT_BYTES characters) but returned unchanged, so offsets in
-    the answer index the very string the caller passed. ``as_text=True`` never reads a file: apps pass what a
-    visitor typed that way, so typing "README.md" cannot read a file of the server.
-    """
+def _read_file(path: str | os.PathLike) -> str:
     from mmkit.inputs import MAX_DOCUMENT_BYTES, load_text_file, validate_text
 
+    if str(path).lower().endswith(".pdf"):
+        from mmkit.longtext.pdf import pdf_text
+
+        text = pdf_text(path)
+        validate_text(text, max_chars=MAX_DOCUMENT_BYTES, what="PDF's text")  # checked, returned unchanged
+        return text
+    return load_text_file(path)
+
+
+def read_document(document: str | os.PathLike, as_text: bool = False) -> str:
+    """The text of ``document``: a Path or an existing .txt/.md/.pdf path is read from disk, else the string itself.
+
+    A .txt/.md file is read with ``load_text_file`` (size and encoding checked; offsets then refer to the text as
+    read, with "\\r\\n" made "\\n"). A .pdf is read with :func:`mmkit.longtext.pdf.pdf_text`: its text layer,
+    page by page, so offsets refer to that *extracted* text, not to bytes of the file. A string is checked (not
+    empty, at most MAX_DOCUMENT_BYTES characters) but returned unchanged, so offsets in the answer index the very
+    string the caller passed. ``as_text=True`` never reads a file: apps pass what a visitor typed that way, so
+    typing "README.md" cannot read a file of the server.
+    """
+    from mmkit.inputs import MAX_DOCUMENT_BYTES, validate_text
+
     if isinstance(document, os.PathLike):
-        return load_text_file(document)
+        return _read_file(document)
     if not isinstance(document, str):
-        raise InputError(f"document must be text or a path to a .txt/.md file, not {type(document).__name__}")
-    looks_like_path = "\n" not in document and len(document) < 4096 and document.lower().endswith((".txt", ".md"))
+        raise InputError(f"document must be text or a path to a .txt/.md/.pdf file, not {type(document).__name__}")
+    looks_like_path = "\n" not in document and len(document) < 4096 and \
+        document.lower().endswith((".txt", ".md", ".pdf"))
     if looks_like_path and not as_text:
-        return load_text_file(document)
+        return _read_file(document)
     validate_text(document, max_chars=MAX_DOCUMENT_BYTES, what="document")
     return document
 
@@ -122,9 +137,18 @@ class LongTextQA:
             self._readers[key] = _load_reader(self._reader_spec, lang)
         return self._readers[key]
 
+    def _supports(self, evidence, with_cosine: bool) -> bool:
+        """Whether ``evidence`` supports an answer at all (see MIN_SUPPORT)."""
+        if evidence.coverage < COVERAGE_FLOOR:
+            return False
+        if with_cosine:
+            return evidence.coverage + evidence.cosine >= self.min_support
+        return evidence.coverage >= self.min_coverage
+
     def __call__(self, question: str, document: str | os.PathLike, top_k: int | None = None,
                  max_new_tokens: int | None = 32, as_text: bool = False) -> dict:
-        """Answer ``question`` from ``document`` (text or a .txt/.md path).
+        """Answer ``question`` from ``document`` (text, or a .txt/.md/.pdf path; for a PDF every offset refers to
+        the text extracted from it, see :func:`read_document`).
 
         Returns answer (a span of the document, or None when it is not there), found, evidence (the sentence that
         supports it), start/end (the evidence's character offsets in the original document), answer_start/
@@ -151,12 +175,12 @@ class LongTextQA:
         best = ranked[0]
         evidence_start, evidence_end = to_original(best.start, best.end)
         result.update(evidence=text[evidence_start:evidence_end], start=evidence_start, end=evidence_end)
-        supported = best.coverage + best.cosine >= self.min_support if query is not None else \
-            best.coverage >= self.min_coverage
-        if not supported or best.coverage < COVERAGE_FLOOR:
+        if not self._supports(best, query is not None):
             return result
         spans = []
-        for evidence in ranked[:EVIDENCE_SENTENCES]:
+        # The runner-up sentence adds candidates only if it passes the same support test: a sentence that shares
+        # no rare word with the question ("第一讲第一节:移动光标") must not offer its words as answers.
+        for evidence in [e for e in ranked[:EVIDENCE_SENTENCES] if self._supports(e, query is not None)]:
             for span in candidates(evidence.text, evidence.start, question):
                 span.prior += evidence.score - best.score  # a span from a weaker sentence starts behind
                 spans.append(span)

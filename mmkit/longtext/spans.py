@@ -163,6 +163,11 @@ def candidates(sentence: str, offset: int, question: str, max_words: int = 8) ->
                 word.tag = "key"
     in_question = [(not _is_punct(w) and not _is_stop(w) and _key(w) in keys) for w in sentence_words]
     anchors = [i for i, hit in enumerate(in_question) if hit]
+    # gaps[k]: content words before word k, so gaps[b] - gaps[a + 1] counts the content words strictly between a, b
+    is_content = [not _is_punct(w) and not _is_stop(w) for w in sentence_words]
+    gaps = [0]
+    for flag in is_content:
+        gaps.append(gaps[-1] + flag)
     out = []
     for i, first in enumerate(sentence_words):
         if (_is_punct(first) and first.text not in _CODE_MARKS) or _is_stop(first):
@@ -180,14 +185,21 @@ def candidates(sentence: str, offset: int, question: str, max_words: int = 8) ->
             novelty = 1.0 - sum(in_question[k] for k in content) / len(content)
             if novelty < 0.5:  # mostly a restatement of the question; a reader's likelihood loves those
                 continue
-            distance = min((min(abs(a - i), abs(a - j)) for a in anchors), default=len(sentence_words))
+            # Closeness to the nearest question word *outside* the span, counted in content words between them:
+            # a span that swallows a question word ("剂量是每天750毫克", "dose is 750 mg") must not score as if it
+            # sat next to one, or restatements beat the bare answer ("每天750毫克").
+            distance = 1 + min((gaps[i] - gaps[a + 1] if a < i else gaps[a] - gaps[j + 1]
+                                for a in anchors if a < i or a > j), default=len(sentence_words))
             closeness = 1.0 / (1.0 + distance)
             whole_run = (i == 0 or in_question[i - 1] or _is_punct(sentence_words[i - 1]) or _is_stop(sentence_words[i - 1])) and \
                         (j + 1 == len(sentence_words) or in_question[j + 1] or _is_punct(sentence_words[j + 1]) or
                          _is_stop(sentence_words[j + 1]))
             verb = _looks_like_verb(first) or _looks_like_verb(last)
+            # An answer that begins or ends on a question word carries part of the question with it
+            # ("负责人是何静宜" for "负责人是谁"); novelty alone lets such spans stay close to the bare answer.
+            restates = in_question[content[0]] + in_question[content[-1]]
             prior = (2.0 * novelty + 0.8 * closeness + 1.0 * _type_match(kind, span) + 0.4 * whole_run
-                     - 0.08 * len(content) - 0.5 * verb)
+                     - 0.08 * len(content) - 0.5 * verb - 0.5 * restates)
             out.append(Candidate(first.start, last.end, sentence[first.start - offset : last.end - offset], prior))
     out.sort(key=lambda candidate: -candidate.prior)
     return out
