@@ -12,6 +12,7 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 from functools import lru_cache
 from pathlib import Path
 
@@ -199,7 +200,8 @@ def build_app() -> gr.Blocks:
                 ret_image = tr(ImageFile(type="filepath", label=TEXTS["query_image"]["en"], height=160), "query_image")
                 ret_k = tr(gr.Slider(1, 20, value=6, step=1, label=TEXTS["top_k"]["en"]), "top_k")
             ret_button = tr(gr.Button(TEXTS["search"]["en"], variant="primary"), "search", "value")
-            ret_gallery = tr(gr.Gallery(label=TEXTS["results"]["en"], columns=6, height=260), "results")
+            ret_gallery = tr(gr.Gallery(label=TEXTS["results"]["en"], columns=6, height=260,
+                                        elem_id="retrieval-results"), "results")
             gr.Examples([["a red fruit"], ["an animal face"], ["a vehicle"]], [ret_text])
             ret_build.click(build_index, [ret_zip, model, quantization, ui_lang, retriever], [retriever, ret_status],
                             api_name="build_index")
@@ -238,8 +240,18 @@ def build_app() -> gr.Blocks:
     return demo
 
 
+def warm_up() -> None:
+    """Load the embedded default pipelines, so that a visitor's first answer does not wait for model loading."""
+    for task in ("text-classification", "image-captioning", "cross-modal-retrieval", "long-text-qa"):
+        try:
+            get_pipeline(task)
+        except Exception:  # e.g. an untrained model: its own request shows the error and the fix
+            log.warning("could not preload %s", task, exc_info=True)
+
+
 def main() -> None:
     logging.basicConfig(level=logging.INFO)
+    threading.Thread(target=warm_up, name="warm-up", daemon=True).start()  # the page is served meanwhile
     demo = build_app()
     demo.queue(default_concurrency_limit=2, max_size=64)
     port = int(os.environ.get("GRADIO_SERVER_PORT") or os.environ.get("PORT") or 7860)

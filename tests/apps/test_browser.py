@@ -74,7 +74,7 @@ def test_retrieval_tab(page, shots):
     sync_api.expect(page.get_by_label("Index", exact=True)).to_have_value(re.compile("indexed"), timeout=180_000)
     page.get_by_label("Search by text").fill("a red fruit")
     page.get_by_role("button", name="Search", exact=True).click()
-    page.locator(".gallery-item, button.thumbnail-item, [data-testid='gallery'] img").first.wait_for()
+    page.locator("#retrieval-results img").first.wait_for()
     page.screenshot(path=str(shots / "retrieval.png"), full_page=True)
 
 
