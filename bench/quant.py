@@ -1,7 +1,12 @@
 """fp32, bf16 (fp16 on CUDA), int8 and nf4 for the embedded models: weight memory, peak memory, speed and quality.
 
-    .venv/bin/python bench/quant.py                          # MiniLM and the SmolLM2 reader, all four variants
+    .venv/bin/python bench/quant.py                          # MiniLM, the SmolLM2 reader, the captioner
     .venv/bin/python bench/quant.py --models minilm --variants fp32,int8
+    .venv/bin/python bench/quant.py --models minilm --topics train   # 2,400 English sentences instead of 480
+
+Variants: fp32, bf16 (fp16 on CUDA), int8, nf4, and for MiniLM nf4-mixed (nf4 with the four layers
+``bench/quant_sensitivity.py`` ranked most sensitive on a dev set kept in 8-bit, ``MINILM_KEEP_8BIT``). For MiniLM
+the notes also pair every variant with fp32 sentence by sentence (right -> wrong, wrong -> right, McNemar p).
 
 Models:
 - minilm: the embedded all-MiniLM-L6-v2 (``HFTextEncoder``) as a zero-shot topic classifier ("This text is about
@@ -13,7 +18,9 @@ Models:
   ``dtype``, int8 / nf4 through ``mmkit.quant.load_quantized`` (BitsAndBytesConfig; transformers keeps the tied LM
   head in float). Perplexity on a fixed paragraph, greedy tokens per second.
 - captioner: data/models/tiny-captioner (``TinyCaptioner``, or ``--captioner PATH``) when that folder exists:
-  captions of the example images, exact-match rate against fp32, ms per batch.
+  greedy English captions of every 9th clean seen glyph of ``EmojiImageText`` (about 190), exact match against the
+  glyph's name, ms per batch of 32. Its Linear layers are 128-512 wide (the decoder); the conv tower is not a
+  Linear and stays float, and so does the LM head, tied to the token embedding.
 
 Each (model, variant) runs in its own subprocess, so its peak resident memory (``ru_maxrss``) is its own; "RSS at
 end" is taken after the measurements, with in brackets the file-backed part (pages of a memory-mapped checkpoint,
@@ -40,11 +47,15 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-VARIANTS = ("fp32", "half", "int8", "nf4")
+VARIANTS = ("fp32", "half", "int8", "nf4", "nf4-mixed")
+# nf4-mixed (MiniLM only): the four layers whose NF4 error moved the embeddings most, ranked one layer at a time on
+# 600 English sentences of train.jsonl by bench/quant_sensitivity.py (never on the test set), kept in 8-bit; four
+# is the most that keeps the quantized layers under 0.30x of fp16.
+MINILM_KEEP_8BIT = ("encoder.layer.5.attention.self.value", "encoder.layer.4.intermediate.dense",
+                    "encoder.layer.5.attention.output.dense", "encoder.layer.5.output.dense")
+TOPICS = {"test": ROOT / "data" / "topics" / "test.jsonl", "train": ROOT / "data" / "topics" / "train.jsonl"}
 MODELS = ("minilm", "reader", "captioner")
-TOPICS_TEST = ROOT / "data" / "topics" / "test.jsonl"
 CAPTIONER = ROOT / "data" / "models" / "tiny-captioner"
-IMAGES = ROOT / "data" / "examples" / "images"
 # Used only when data/topics/test.jsonl is missing: a few unambiguous sentences per topic.
 FALLBACK_TOPICS = {
     "sports": ["The striker scored in the final minute.", "She won the marathon in record time.",
@@ -93,14 +104,14 @@ def memory_figures(torch, model, device) -> dict:
     return figures
 
 
-def topic_rows() -> list[tuple[str, str]]:
-    if not TOPICS_TEST.is_file():
+def topic_rows(split: str = "test") -> list[tuple[str, str]]:
+    if not TOPICS[split].is_file():
         return [(text, label) for label, texts in FALLBACK_TOPICS.items() for text in texts]
-    rows = [json.loads(line) for line in TOPICS_TEST.read_text().splitlines() if line.strip()]
+    rows = [json.loads(line) for line in TOPICS[split].read_text().splitlines() if line.strip()]
     return [(r["text"], r["label"]) for r in rows if r["lang"] == "en"]
 
 
-def run_minilm(variant: str, threads: int) -> dict:
+def run_minilm(variant: str, threads: int, split: str = "test") -> dict:
     torch, device, half = setup(threads)
     from mmkit.encoders import HFTextEncoder
     from mmkit.pipelines.text_classification import label_sentence
@@ -110,11 +121,12 @@ def run_minilm(variant: str, threads: int) -> dict:
     encoder = HFTextEncoder()
     float_dtype = half if variant == "half" or (variant != "fp32" and device.type == "cuda") else torch.float32
     encoder.to(device, float_dtype)
-    if variant in ("int8", "nf4"):
+    if variant in ("int8", "nf4", "nf4-mixed"):
         quantize(encoder.model, bits=8 if variant == "int8" else 4,
-                 compute_dtype=half if variant == "nf4" and device.type == "cuda" else None)
+                 compute_dtype=half if variant != "int8" and device.type == "cuda" else None,
+                 keep_8bit=MINILM_KEEP_8BIT if variant == "nf4-mixed" else ())
     load_s = time.perf_counter() - start
-    rows = topic_rows()
+    rows = topic_rows(split)
     labels = sorted({label for _, label in rows})
     texts = [text for text, _ in rows]
     label_vectors = encoder.embed([label_sentence(label) for label in labels])
@@ -129,6 +141,7 @@ def run_minilm(variant: str, threads: int) -> dict:
         "speed": f"{wall / batches * 1e3:.0f} ms/batch of 32 (CPU {cpu / batches * 1e3:.0f} ms)",
         "quality": sum(labels[p] == y for p, (_, y) in zip(predicted, rows)) / len(rows),
         "quality_name": f"zero-shot accuracy, {len(rows)} sentences", "outputs": predicted,
+        "correct": [labels[p] == y for p, (_, y) in zip(predicted, rows)],
         **memory_figures(torch, encoder, device),
     }
 
@@ -180,38 +193,48 @@ def run_reader(variant: str, threads: int, folder: Path) -> dict:
     }
 
 
+def captioner_samples(model) -> list:
+    """Every 9th clean seen glyph (about 190, as tests/models/test_captioner.py), rendered at the model's size."""
+    from mmkit.emoji_data import EmojiImageText
+
+    seen = EmojiImageText("seen", size=model.config.image_size, clean=True, skin_tones=model.config.skin_tones)
+    return [seen[i] for i in range(0, len(seen), 9)]
+
+
 def run_captioner(variant: str, threads: int, folder: Path) -> dict:
     torch, device, half = setup(threads)
-    from PIL import Image
-
     from mmkit.models.captioner import TinyCaptioner
     from mmkit.quant import describe, quantize
 
     start = time.perf_counter()
-    model = TinyCaptioner.from_pretrained(folder, map_location=device)
+    model = TinyCaptioner.from_pretrained(folder, map_location=device).eval()
     if variant == "half":
         model.to(half)
         # generate() hands the tower float32 pixels; cast them on the way in
         model.tower.register_forward_pre_hook(lambda _, inputs: tuple(x.to(half) for x in inputs))
     elif variant in ("int8", "nf4"):
-        quantize(model, bits=8 if variant == "int8" else 4)
+        # as pipeline("image-captioning", quantization=...): the LM head stays float (it is tied to the embedding)
+        quantize(model, bits=8 if variant == "int8" else 4, skip=("lm_head", "head"))
     load_s = time.perf_counter() - start
-    images = [Image.open(p).convert("RGB") for p in sorted(IMAGES.glob("*.png"))]
-    model.generate(images[:2])  # warm-up
+    samples = captioner_samples(model)
+    images = [s.image for s in samples]
+    model.generate(images[:32], lang="en")  # warm-up
     start, cpu = time.perf_counter(), time.process_time()
-    captions = model.generate(images)
+    captions = [c for i in range(0, len(images), 32) for c in model.generate(images[i:i + 32], lang="en")]
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+    batches = -(-len(images) // 32)
     return {
         "describe": describe(model), "load_s": load_s,
-        "speed": f"{wall * 1e3:.0f} ms/batch of {len(images)} (CPU {cpu * 1e3:.0f} ms)",
-        "quality": None, "quality_name": f"captions of {len(images)} images", "outputs": captions,
+        "speed": f"{wall / batches * 1e3:.0f} ms/batch of 32 (CPU {cpu / batches * 1e3:.0f} ms)",
+        "quality": sum(c == s.en for c, s in zip(captions, samples)) / len(samples),
+        "quality_name": f"caption exact match, {len(samples)} clean seen glyphs", "outputs": captions,
         **memory_figures(torch, model, device),
     }
 
 
 def child(model: str, variant: str, args) -> None:
     if model == "minilm":
-        result = run_minilm(variant, args.threads)
+        result = run_minilm(variant, args.threads, args.topics)
     elif model == "reader":
         result = run_reader(variant, args.threads, args.reader)
     else:
@@ -225,7 +248,7 @@ def child(model: str, variant: str, args) -> None:
 
 
 def run_child(model: str, variant: str, args) -> dict:
-    cmd = [sys.executable, __file__, "--child", f"{model}:{variant}", "--threads", str(args.threads),
+    cmd = [sys.executable, __file__, "--child", f"{model}:{variant}", "--threads", str(args.threads), "--topics", args.topics,
            "--captioner", str(args.captioner)] + (["--reader", str(args.reader)] if args.reader else [])
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads or os.cpu_count())}
     start = time.perf_counter()
@@ -244,6 +267,31 @@ def agreement(model: str, outputs: list, reference: list) -> float:
         prefix = next((i for i, (a, b) in enumerate(zip(outputs, reference)) if a != b), len(reference))
         return prefix / max(len(reference), 1)
     return sum(a == b for a, b in zip(outputs, reference)) / max(len(reference), 1)
+
+
+def mcnemar_p(worse: int, better: int) -> float:
+    """Exact two-sided McNemar p-value: the chance of a split at least this uneven among worse + better flipped
+    sentences if quantization hurt and helped equally often (a binomial test at 1/2)."""
+    from math import comb
+
+    n, k = worse + better, min(worse, better)
+    return min(1.0, 2 * sum(comb(n, i) for i in range(k + 1)) / 2**n) if n else 1.0
+
+
+def paired_notes(results: dict) -> list[str]:
+    """For each MiniLM variant against fp32, on the same sentences: how many fp32 got right and the variant wrong,
+    and the reverse. A drop of d points on n sentences is d * n / 100 more of the first than of the second."""
+    reference = results.get(("minilm", "fp32"), {}).get("correct")
+    notes = []
+    for (model, variant), r in results.items():
+        if model != "minilm" or variant == "fp32" or "correct" not in r or reference is None:
+            continue
+        worse = sum(a and not b for a, b in zip(reference, r["correct"]))
+        better = sum(b and not a for a, b in zip(reference, r["correct"]))
+        notes.append(f"minilm {variant} vs fp32 on the same {len(reference)} sentences: {worse} right -> wrong, "
+                     f"{better} wrong -> right (net {better - worse:+d}, {100 * (better - worse) / len(reference):+.1f}"
+                     f" points; exact McNemar p = {mcnemar_p(worse, better):.2f})")
+    return notes
 
 
 def table(results: dict, half_name: str) -> str:
@@ -276,6 +324,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads per run (0: torch's default)")
     parser.add_argument("--reader", type=Path, help=argparse.SUPPRESS)  # the cache folder, set for the children
     parser.add_argument("--captioner", type=Path, default=CAPTIONER)
+    parser.add_argument("--topics", choices=sorted(TOPICS), default="test",
+                        help="MiniLM sentences: the 480 English test ones, or the 2,400 English train ones (a larger "
+                        "sample: the zero-shot classifier never trains on them)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -296,10 +347,13 @@ def main() -> None:
             args.reader, seconds = prepare_reader()
             notes.append(f"reader: load_reader('en') (cache check, or first conversion) took {seconds:.0f} s")
         for variant in args.variants.split(","):
+            if variant == "nf4-mixed" and model != "minilm":
+                continue
             results[(model, variant)] = run_child(model, variant, args)
             r = results[(model, variant)]
             status = r.get("error") or f"{r['wall_s']:.0f} s"
             print(f"{model} {variant}: {status}", file=sys.stderr, flush=True)
+    notes += paired_notes(results)
     reader = results.get(("reader", "fp32"))
     if reader and "text" in reader:
         notes.append(f"reader fp32 greedy continuation of {PROMPT!r}: {reader['text']!r}")

