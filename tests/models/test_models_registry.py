@@ -30,6 +30,15 @@ def test_lists_every_embedded_model_with_an_offline_source():
     assert get_spec("gemma3-reader-zh").licence == "Gemma Terms of Use"
 
 
+@pytest.mark.parametrize("name", ["topic-classifier", "tiny-clip", "tiny-captioner"])
+def test_repository_models_state_the_size_of_their_weights(name):
+    spec = get_spec(name)
+    if not spec.ready():
+        pytest.skip(f"{name} is not trained in this checkout")
+    weights = registry.REPO_ROOT / spec.source.removeprefix("repo:") / "model.safetensors"
+    assert spec.size_mb == pytest.approx(weights.stat().st_size / 1e6, rel=0.1)
+
+
 @pytest.mark.parametrize("call", [get_spec, is_ready, load, card])
 def test_unknown_name_lists_the_known_ones(call):
     with pytest.raises(InputError) as err:
