@@ -163,8 +163,21 @@ class TextClassificationPipeline(Pipeline):
             )
         return self.head.predict_proba(texts), self.head.labels
 
+    @property
+    def max_length(self) -> int | None:
+        """Tokens a hub classifier keeps per text: 512, or less where the tokenizer or the position table is shorter.
+
+        A tokenizer saved without ``model_max_length`` reports ~1e30, so the position table is the real bound.
+        None for the embedded models, whose encoder sets its own limit.
+        """
+        if self.sequence_classifier is None:
+            return None
+        positions = getattr(self.sequence_classifier.config, "max_position_embeddings", None) or 512
+        return min(512, self.tokenizer.model_max_length, positions)
+
     def _sequence_classifier_probabilities(self, texts: list[str]) -> torch.Tensor:
-        encoded = self.tokenizer(texts, truncation=True, max_length=512)["input_ids"]
+        """Texts -> (B, C) probabilities, run longest first so each batch pads only to its own longest text."""
+        encoded = self.tokenizer(texts, truncation=True, max_length=self.max_length)["input_ids"]
         order = sorted(range(len(texts)), key=lambda i: len(encoded[i]), reverse=True)
         out = torch.empty(len(texts), len(self.head_labels))
         pad = self.tokenizer.pad_token_id or 0
