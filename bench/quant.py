@@ -5,7 +5,7 @@
     .venv/bin/python bench/quant.py --models minilm --topics train   # 2,400 English sentences instead of 480
 
 Variants: fp32, bf16 (fp16 on CUDA), int8, nf4, and for MiniLM nf4-mixed (nf4 with the four layers
-``bench/quant_sensitivity.py`` ranked most sensitive on a dev set kept in 8-bit, ``MINILM_KEEP_8BIT``). For MiniLM
+``bench/quant_sensitivity.py`` ranked most sensitive on a dev set kept in 8-bit, ``MINILM_KEEP_8BIT`` in mmkit/pipelines/text_classification.py). For MiniLM
 the notes also pair every variant with fp32 sentence by sentence (right -> wrong, wrong -> right, McNemar p).
 
 Models:
@@ -50,9 +50,7 @@ ROOT = Path(__file__).resolve().parents[1]
 VARIANTS = ("fp32", "half", "int8", "nf4", "nf4-mixed")
 # nf4-mixed (MiniLM only): the four layers whose NF4 error moved the embeddings most, ranked one layer at a time on
 # 600 English sentences of train.jsonl by bench/quant_sensitivity.py (never on the test set), kept in 8-bit; four
-# is the most that keeps the quantized layers under 0.30x of fp16.
-MINILM_KEEP_8BIT = ("encoder.layer.5.attention.self.value", "encoder.layer.4.intermediate.dense",
-                    "encoder.layer.5.attention.output.dense", "encoder.layer.5.output.dense")
+# is the most that keeps the quantized layers under 0.30x of fp16. The text-classification pipeline's "4bit" uses it.
 TOPICS = {"test": ROOT / "data" / "topics" / "test.jsonl", "train": ROOT / "data" / "topics" / "train.jsonl"}
 MODELS = ("minilm", "reader", "captioner")
 CAPTIONER = ROOT / "data" / "models" / "tiny-captioner"
@@ -114,7 +112,7 @@ def topic_rows(split: str = "test") -> list[tuple[str, str]]:
 def run_minilm(variant: str, threads: int, split: str = "test") -> dict:
     torch, device, half = setup(threads)
     from mmkit.encoders import HFTextEncoder
-    from mmkit.pipelines.text_classification import label_sentence
+    from mmkit.pipelines.text_classification import MINILM_KEEP_8BIT, label_sentence
     from mmkit.quant import describe, quantize
 
     start = time.perf_counter()

@@ -101,3 +101,20 @@ def test_quantized_pipeline_gives_the_float_answers_and_leaves_the_shared_encode
     assert [r[0]["label"] for r in quantized(texts, labels=labels)] == [r[0]["label"] for r in clf(texts, labels=labels)]
     shared_query = load("minilm").model.encoder.layer[0].attention.self.query
     assert type(shared_query) is nn.Linear
+
+
+def test_embedded_4bit_keeps_minilm_sensitive_layers_in_8bit(clf):
+    from mmkit.pipelines.text_classification import MINILM_KEEP_8BIT
+
+    quantized = mmkit.pipeline("text-classification", quantization="4bit")
+    layers = dict(quantized.encoder.model.named_modules())
+    assert {type(layers[name]).__name__ for name in MINILM_KEEP_8BIT} == {"Linear8bitLt"}
+    assert type(layers["encoder.layer.0.attention.self.query"]).__name__ == "Linear4bit"
+    texts = ["The striker scored twice and the team won.", "The bank raised interest rates."]
+    assert [r[0]["label"] for r in quantized(texts)] == [r[0]["label"] for r in clf(texts)]
+
+
+def test_texts_longer_than_a_hub_model_reads_are_truncated_to_its_limit(tiny_sequence_classifier):
+    clf = mmkit.pipeline("text-classification", model=str(tiny_sequence_classifier))
+    ranked = clf("the team won " * 40)  # ~120 tokens; the tiny model has 64 positions
+    assert [r["label"] for r in ranked] and sum(r["score"] for r in ranked) == pytest.approx(1.0)
