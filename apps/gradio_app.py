@@ -24,12 +24,14 @@ from texts import LANGUAGES, TEXTS, text  # noqa: E402
 
 import mmkit  # noqa: E402
 from mmkit.errors import InputError, MissingDependencyError  # noqa: E402
-from mmkit.inputs import MAX_UPLOAD_BYTES, load_text_file, safe_extract_zip  # noqa: E402
+from mmkit.inputs import MAX_UPLOAD_BYTES, safe_extract_zip  # noqa: E402
+from mmkit.longtext.qa import read_document  # noqa: E402
 from mmkit.visualize import attention_overlay, highlight_segments  # noqa: E402
 
 log = logging.getLogger("mmkit.apps")
 EXAMPLES = Path(__file__).resolve().parent.parent / "data" / "examples"
 QUANTIZATION = ["none", "8bit", "4bit"]
+DOCUMENT_TYPES = [".txt", ".md", ".pdf"]  # what read_document reads
 
 
 class ImageFile(gr.Image):
@@ -131,7 +133,9 @@ def search(retriever, query_text: str, query_image: str | None, k: int, ui_lang:
 def answer(document: str, document_file: str | None, question: str, model: str, quantization: str, ui_lang: str,
            progress=gr.Progress()):
     if document_file:
-        document = load_text_file(document_file)
+        # Read here, once, and passed on as text: the highlighted view must show the text the offsets index,
+        # which for a PDF is the text extracted from it, not the file.
+        document = read_document(Path(document_file))
     if not document or not document.strip():
         raise gr.Error(text("no_document", ui_lang))
     qa = get_pipeline("long-text-qa", model, quantization)
@@ -210,7 +214,7 @@ def build_app() -> gr.Blocks:
         with gr.Tab(TEXTS["tab_qa"]["en"]) as tab_qa:
             with gr.Row():
                 qa_doc = tr(gr.Textbox(label=TEXTS["document"]["en"], lines=8, max_lines=12), "document")
-                qa_file = tr(gr.File(label=TEXTS["document_file"]["en"], file_types=[".txt", ".md"]), "document_file")
+                qa_file = tr(gr.File(label=TEXTS["document_file"]["en"], file_types=DOCUMENT_TYPES), "document_file")
             qa_question = tr(gr.Textbox(label=TEXTS["question"]["en"]), "question")
             qa_button = tr(gr.Button(TEXTS["ask"]["en"], variant="primary"), "ask", "value")
             qa_answer = tr(gr.Textbox(label=TEXTS["answer"]["en"]), "answer")

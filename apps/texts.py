@@ -42,7 +42,7 @@ TEXTS = {
     "search": {"en": "Search", "zh": "检索"},
     "results": {"en": "Results", "zh": "检索结果"},
     "document": {"en": "Document (paste text)", "zh": "文档（粘贴文本）"},
-    "document_file": {"en": "…or upload .txt / .md", "zh": "……或上传 .txt / .md 文件"},
+    "document_file": {"en": "…or upload .txt / .md / .pdf", "zh": "……或上传 .txt / .md / .pdf 文件"},
     "question": {"en": "Question", "zh": "问题"},
     "ask": {"en": "Ask", "zh": "提问"},
     "answer": {"en": "Answer", "zh": "答案"},

@@ -1,24 +1,35 @@
+import re
 import tempfile
 from pathlib import Path
 
 import streamlit as st
 from st_common import EXAMPLES, friendly_errors, get_pipeline, model_controls, t
 
-from mmkit.inputs import load_text_file
+from mmkit.longtext.qa import read_document
+
+DOCUMENT_TYPES = ["txt", "md", "pdf"]  # what read_document reads
+
+
+def read_upload(upload) -> str:
+    """The text of an uploaded document; for a PDF the text extracted from it, which the answer's offsets index."""
+    # The visitor's name is kept for the messages that quote it, cut down to safe characters in a folder of its own.
+    stem = re.sub(r"[^\w.-]", "_", Path(upload.name).stem).strip("._")[:80] or "upload"
+    with tempfile.TemporaryDirectory(prefix="mmkit-upload-") as folder:
+        saved = Path(folder) / (stem + Path(upload.name).suffix.lower())
+        saved.write_bytes(upload.getvalue())
+        return read_document(saved)
+
 
 st.header(t("tab_qa"))
 model, quantization = model_controls("qa")
 example = (EXAMPLES / "documents" / "solar_system.md").read_text(encoding="utf-8")
 document = st.text_area(t("document"), example, height=220, key="qa_document")
-upload = st.file_uploader(t("document_file"), type=["txt", "md"], key="qa_upload")
+upload = st.file_uploader(t("document_file"), type=DOCUMENT_TYPES, key="qa_upload")
 question = st.text_input(t("question"), "Which planet has the Great Red Spot?", key="qa_question")
 if st.button(t("ask"), type="primary", key="qa_go"):
     with friendly_errors():
         if upload is not None:
-            # The uploaded name only lends its suffix: it never becomes a path of its own.
-            saved = Path(tempfile.mkdtemp(prefix="mmkit-upload-")) / ("upload" + Path(upload.name).suffix.lower())
-            saved.write_bytes(upload.getvalue())
-            document = load_text_file(saved)
+            document = read_upload(upload)
         if not document.strip():
             st.warning(t("no_document"))
         else:

@@ -1,0 +1,66 @@
+"""PDF uploads on the Streamlit long-text QA page, driven by streamlit's AppTest."""
+
+import re
+import tempfile
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("streamlit")
+pytest.importorskip("pypdf")
+from app_pdfs import ANSWER, BAD_PDFS, QUESTION, write_pdfs  # noqa: E402
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+from mmkit.longtext.pdf import pdf_text  # noqa: E402
+
+APP = str(Path(__file__).resolve().parents[2] / "apps" / "streamlit_app.py")
+
+
+@pytest.fixture
+def temp_root(tmp_path, monkeypatch) -> Path:
+    """A private folder for the page's temporary upload folders, apart from other processes'."""
+    root = tmp_path / "tmp"
+    root.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(root))
+    return root
+
+
+def qa_page() -> AppTest:
+    app = AppTest.from_file(APP, default_timeout=300)
+    app.run()
+    app.switch_page("st_pages/qa.py")
+    app.run()
+    app.text_input(key="qa_model").input("lexical")  # the model-free reader: quick; reading is tested elsewhere
+    app.text_input(key="qa_question").input(QUESTION)
+    return app
+
+
+def ask(app: AppTest, pdf: Path) -> AppTest:
+    app.file_uploader(key="qa_upload").set_value((pdf.name, pdf.read_bytes(), "application/pdf"))
+    app.button(key="qa_go").click()
+    app.run()
+    assert not app.exception, app.exception
+    return app
+
+
+def assert_answered(app: AppTest, text: str) -> None:
+    assert not app.error, [e.value for e in app.error]
+    assert app.subheader[0].value == ANSWER
+    # The evidence is shown marked inside the text extracted from the PDF, not the file's bytes.
+    shown = app.markdown[-1].value
+    (evidence,) = re.findall(r"\*\*:orange-background\[(.*?)\]\*\*", shown, flags=re.S)
+    assert ANSWER in evidence and evidence in text
+    assert shown.replace(f"**:orange-background[{evidence}]**", evidence) == f"…{text}…"
+
+
+def test_a_pdf_is_answered_and_bad_ones_are_clear_errors(tmp_path, temp_root):
+    pdfs = write_pdfs(tmp_path)
+    text = pdf_text(pdfs / "report.pdf")
+    app = ask(qa_page(), pdfs / "report.pdf")
+    assert_answered(app, text)
+    for name, words in BAD_PDFS.items():
+        ask(app, pdfs / name)
+        assert len(app.error) == 1 and re.search(words, app.error[0].value), [e.value for e in app.error]
+        assert name in app.error[0].value or name == "empty.pdf"  # the message names the visitor's file
+        assert_answered(ask(app, pdfs / "report.pdf"), text)
+    assert list(temp_root.glob("mmkit-upload-*")) == []  # each upload was read in a folder of its own, then removed
