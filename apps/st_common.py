@@ -1,5 +1,6 @@
 """What the Streamlit pages share: the language, pipelines cached once per process, errors shown as messages."""
 
+import re
 import shutil
 import sys
 import tempfile
@@ -17,6 +18,13 @@ import mmkit  # noqa: E402
 from mmkit.errors import InputError, MissingDependencyError  # noqa: E402
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "data" / "examples"
+MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~:$])")
+
+
+def markdown_literal(value: str) -> str:
+    """``value`` escaped so that st.markdown shows it as typed: a visitor's document cannot bring in links,
+    remote images, emphasis or Streamlit directives such as ``:red[...]``."""
+    return MARKDOWN_SPECIALS.sub(r"\\\1", value)
 
 
 def language_picker() -> str:

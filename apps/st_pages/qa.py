@@ -3,7 +3,7 @@ import tempfile
 from pathlib import Path
 
 import streamlit as st
-from st_common import EXAMPLES, friendly_errors, get_pipeline, model_controls, t
+from st_common import EXAMPLES, friendly_errors, get_pipeline, markdown_literal, model_controls, t
 
 from mmkit.longtext.qa import read_document
 
@@ -41,4 +41,6 @@ if st.button(t("ask"), type="primary", key="qa_go"):
             if result.get("start") is not None:
                 s, e = result["start"], result["end"]
                 st.caption(t("evidence"))
-                st.markdown(f"…{document[max(0, s - 300):s]}**:orange-background[{document[s:e]}]**{document[e:e + 300]}…")
+                before, evidence, after = (markdown_literal(part) for part in
+                                           (document[max(0, s - 300):s], document[s:e], document[e:e + 300]))
+                st.markdown(f"…{before}**:orange-background[{evidence}]**{after}…")

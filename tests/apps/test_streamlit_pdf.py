@@ -49,8 +49,10 @@ def assert_answered(app: AppTest, text: str) -> None:
     # The evidence is shown marked inside the text extracted from the PDF, not the file's bytes.
     shown = app.markdown[-1].value
     (evidence,) = re.findall(r"\*\*:orange-background\[(.*?)\]\*\*", shown, flags=re.S)
+    plain = re.sub(r"\\(.)", r"\1", shown.replace(f"**:orange-background[{evidence}]**", evidence))
+    evidence = re.sub(r"\\(.)", r"\1", evidence)  # the document's text is shown escaped, as typed
     assert ANSWER in evidence and evidence in text
-    assert shown.replace(f"**:orange-background[{evidence}]**", evidence) == f"…{text}…"
+    assert plain == f"…{text}…"
 
 
 def test_a_pdf_is_answered_and_bad_ones_are_clear_errors(tmp_path, temp_root):
@@ -64,3 +66,20 @@ def test_a_pdf_is_answered_and_bad_ones_are_clear_errors(tmp_path, temp_root):
         assert name in app.error[0].value or name == "empty.pdf"  # the message names the visitor's file
         assert_answered(ask(app, pdfs / "report.pdf"), text)
     assert list(temp_root.glob("mmkit-upload-*")) == []  # each upload was read in a folder of its own, then removed
+
+
+def test_a_typed_document_is_shown_as_typed_not_as_markdown():
+    document = ("The gate code of the north depot is 4417. ![tracker](http://example.com/pixel.png) "
+                "**loud** :red[alarm] [link](http://example.com) `code` # heading")
+    app = qa_page()
+    app.text_area(key="qa_document").input(document)
+    app.text_input(key="qa_question").input("What is the gate code of the north depot?")
+    app.button(key="qa_go").click()
+    app.run()
+    assert not app.exception and not app.error
+    shown = app.markdown[-1].value
+    (evidence,) = re.findall(r"\*\*:orange-background\[(.*?)\]\*\*", shown, flags=re.S)
+    body = shown.replace(f"**:orange-background[{evidence}]**", "")
+    assert not re.search(r"(?<!\\)[\[\]()*!:`#]", body)  # every markdown character escaped
+    plain = re.sub(r"\\(.)", r"\1", shown.replace(f"**:orange-background[{evidence}]**", evidence))
+    assert plain == f"…{document}…" and "4417" in evidence
