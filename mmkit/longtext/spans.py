@@ -68,6 +68,24 @@ def words(text: str, offset: int = 0) -> list[Word]:
         position = run.end()
     out.extend(Word(offset + position + m.start(), offset + position + m.end(), m.group())
                for m in _TOKEN_RE.finditer(text[position:]))
+    return _join_units(out)
+
+
+def _join_units(split: list[Word]) -> list[Word]:
+    """Join Arabic digits to the Chinese unit or classifier right after them: "1856" + "年" -> "1856年".
+
+    jieba keeps a Chinese numeral and its unit together ("三点", "三月" are one word), but the digits never reach
+    it (they are cut out of the CJK run above). Left apart, a unit that the question names ("哪一年", "多少毫克")
+    counts as a question word and the answer shrinks to a bare "1856".
+    """
+    out = []
+    for word in split:
+        previous = out[-1] if out else None
+        if previous and word.is_cjk and word.tag in ("q", "m") and previous.end == word.start and \
+                not previous.is_cjk and previous.text.isdigit():
+            out[-1] = Word(previous.start, word.end, previous.text + word.text, True, "m")
+        else:
+            out.append(word)
     return out
 
 
@@ -96,6 +114,15 @@ def question_keys(question: str) -> set[str]:
             if word.is_cjk and len(word.text) > 1:
                 keys.update(word.text)  # jieba may cut the question and the evidence differently
     return keys
+
+
+def _in_question(word: Word, keys: set[str]) -> bool:
+    """Whether ``word`` only repeats the question. A Chinese word counts when every character of it is a question
+    character: jieba cuts "叫什么名字" into 叫/什么/名字 but "名叫花卷" into 名叫/花卷, and 名叫 then says
+    nothing the question does not."""
+    if _is_punct(word) or _is_stop(word):
+        return False
+    return _key(word) in keys or (word.is_cjk and all(char in keys for char in word.text))
 
 
 def answer_type(question: str) -> str:
@@ -161,7 +188,7 @@ def candidates(sentence: str, offset: int, question: str, max_words: int = 8) ->
                     following is None or following.is_cjk or _is_punct(following) or
                     following.text.lower() in ("to", "key", "and", "or")):
                 word.tag = "key"
-    in_question = [(not _is_punct(w) and not _is_stop(w) and _key(w) in keys) for w in sentence_words]
+    in_question = [_in_question(w, keys) for w in sentence_words]
     anchors = [i for i, hit in enumerate(in_question) if hit]
     # gaps[k]: content words before word k, so gaps[b] - gaps[a + 1] counts the content words strictly between a, b
     is_content = [not _is_punct(w) and not _is_stop(w) for w in sentence_words]

@@ -37,3 +37,25 @@ def test_an_unrelated_runner_up_sentence_offers_no_candidates():
     out = LongTextQA(encoder=False, reader=reader)("柳河湾仓库的门禁密码是什么？", document)
     assert out["answer"] == "7551"
     assert reader.offered and all(text in "柳河湾仓库的门禁密码是7551。" for text in reader.offered), reader.offered
+
+
+def test_a_chinese_word_made_of_question_characters_counts_as_a_question_word():
+    # jieba cuts the question into 叫/什么/名字 and the evidence into 名叫/花卷: 名叫 says nothing the question
+    # does not, so neither it nor a span that starts on it may beat the bare name.
+    question, sentence = "桐花镇动物园的小熊猫叫什么名字？", "桐花镇动物园的小熊猫名叫花卷。"
+    prior = {c.text: c.prior for c in candidates(sentence, 0, question)}
+    assert max(prior, key=prior.get) == "花卷"
+    assert "名叫" not in prior  # no new word at all: not a candidate
+    assert prior["花卷"] - prior["名叫花卷"] > PRIOR_MARGIN, (prior["花卷"], prior["名叫花卷"])
+    # A word sharing only some characters with the question is still new: 花 is in 桐花镇, 卷 is not.
+    assert "花卷" in prior
+
+
+def test_the_unit_after_a_number_belongs_to_the_answer_even_when_the_question_names_it():
+    # 哪一年 puts 年 among the question characters, but in 1856年 the 年 is the unit of the number, one word with it:
+    # cutting it off leaves a bare "1856" where the document says "1856年". Same for 多少毫克 -> 750毫克.
+    for question, sentence, number, unit in [("梅岭镇条约是哪一年签订的？", "梅岭镇条约签订于1856年。", "1856", "年"),
+                                             ("维拉克辛每天服用多少毫克？", "维拉克辛的成人推荐剂量是每天750毫克。", "750", "毫克")]:
+        prior = {c.text: c.prior for c in candidates(sentence, 0, question)}
+        assert max(prior, key=prior.get) == number + unit, prior
+        assert number not in prior and unit not in prior, prior
