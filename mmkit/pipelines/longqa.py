@@ -70,8 +70,11 @@ class LongTextQAPipeline(Pipeline):
 
     task = "long-text-qa"
 
-    def __init__(self, model=None, device=None, quantization=None, encoder=None, lang: str = "auto", top_k: int = 3):
+    def __init__(self, model=None, device=None, quantization=None, encoder=None, lang: str = "auto", top_k: int = 3,
+                 captioner=None):
         super().__init__("", device, quantization)
+        self.captioner_spec = captioner  # None: the embedded captioner, loaded when a document first has figures
+        self._captioner = None
         model = model or os.environ.get("MMKIT_QA_READER") or None
         if isinstance(model, str) and model != "lexical":  # a bad id fails here, as for the other tasks
             from transformers import AutoConfig
@@ -102,7 +105,73 @@ class LongTextQAPipeline(Pipeline):
         return describe(reader.model) if hasattr(reader, "model") else "no model (lexical reader)"
 
     def __call__(self, question: str, document, top_k: int | None = None, max_new_tokens: int | None = 32,
-                 as_text: bool = False) -> dict:
-        """as_text=True: ``document`` is the text itself, never a file name (what apps pass for typed text)."""
-        return self.qa(question=question, document=document, top_k=top_k, max_new_tokens=max_new_tokens,
-                       as_text=as_text)
+                 as_text: bool = False, figures: bool = True) -> dict:
+        """as_text=True: ``document`` is the text itself, never a file name (what apps pass for typed text).
+
+        figures=True: the local images a .md file references are captioned and read beside the text
+        (:mod:`mmkit.longtext.figures`); an answer found in a figure's caption adds ``"figure": {"path", "caption",
+        "start", "end"}``, and every offset points at the ``![alt](path)`` reference in the original file.
+        """
+        described = self._described(document) if figures and not as_text else None
+        if described is None:
+            return self.qa(question=question, document=document, top_k=top_k, max_new_tokens=max_new_tokens,
+                           as_text=as_text)
+        result = self.qa(question=question, document=described.text, top_k=top_k, max_new_tokens=max_new_tokens,
+                         as_text=True)
+        return _in_original_offsets(result, described)
+
+    def _described(self, document):
+        """The .md file ``document`` with its figures captioned, or None (not a .md path, or no local figures)."""
+        from mmkit.longtext.figures import describe_figures, find_figures
+        from mmkit.longtext.qa import read_document
+        from mmkit.longtext.retrieval import detect_language
+
+        is_path = isinstance(document, os.PathLike) or (isinstance(document, str) and "\n" not in document
+                                                        and len(document) < 4096)
+        if not is_path or not str(document).lower().endswith(".md") or not Path(document).is_file():
+            return None
+        text = read_document(Path(document))
+        found = find_figures(text, Path(document).parent)
+        if not found:
+            return None
+        lang = detect_language(text) if self.qa.lang == "auto" else self.qa.lang
+        return describe_figures(text, found, self._captions([f.path for f in found], lang))
+
+    def _captions(self, paths: list[Path], lang: str) -> list[str]:
+        """One caption per image; an image the captioner refuses (corrupt, too large) gets an empty caption."""
+        if self._captioner is None:
+            from mmkit.pipelines import pipeline
+
+            spec = self.captioner_spec
+            self._captioner = spec if callable(spec) else pipeline("image-captioning", model=spec, device=self.device)
+        captions = []
+        for path in paths:
+            try:
+                captions.append(self._captioner(path, lang=lang)["caption"])
+            except InputError:
+                captions.append("")
+        return captions
+
+
+def _in_original_offsets(result: dict, described) -> dict:
+    """``result`` of a question over ``described.text``, its offsets mapped to the original document.
+
+    When the evidence is a figure (its reference and inserted caption) and the reader's answer is not text outside
+    it, the answer is the figure's caption: what the picture shows is all the text can say about it.
+    """
+    at = described.figure_at
+    figure = at(result["start"], result["end"]) if result.get("start") is not None else None
+    if figure is not None and result.get("answer_start") is not None:
+        figure = figure if at(result["answer_start"], result["answer_end"]) == figure else None
+    mapped = dict(result)
+    for start, end in (("start", "end"), ("answer_start", "answer_end")):
+        if mapped.get(start) is not None:
+            mapped[start], mapped[end] = described.original(mapped[start]), described.original(mapped[end], "end")
+    mapped["chunks"] = [{**chunk, "start": described.original(chunk["start"]),
+                         "end": described.original(chunk["end"], "end")} for chunk in result["chunks"]]
+    if figure is not None:
+        picture, caption = figure
+        mapped.update(answer=caption, found=True, answer_start=picture.start, answer_end=picture.end,
+                      figure={"path": str(picture.path), "caption": caption, "start": picture.start,
+                              "end": picture.end})
+    return mapped
