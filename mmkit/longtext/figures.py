@@ -20,7 +20,7 @@ from urllib.parse import unquote
 
 # ![alt](src) or ![alt](src "title"); src without spaces, as CommonMark writes it unless it is in <...>.
 FIGURE = re.compile(r"!\[(?P<alt>[^\]\n]*)\]\((?P<src>[^)\s]+)(?:\s+\"[^\"\n]*\")?\)")
-MAX_FIGURES = 64  # captioning is ~10 ms an image here; a document with hundreds of images is captioned in part
+MAX_FIGURES = 64  # a document with hundreds of images is captioned in part: the first 64
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ passages with BM25 + embeddings, then pick an answer span of the document with t
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -75,6 +76,7 @@ class LongTextQAPipeline(Pipeline):
         super().__init__("", device, quantization)
         self.captioner_spec = captioner  # None: the embedded captioner, loaded when a document first has figures
         self._captioner = None
+        self._caption_cache: dict[tuple, str] = {}  # (sha256 of the image file, lang) -> caption
         model = model or os.environ.get("MMKIT_QA_READER") or None
         if isinstance(model, str) and model != "lexical":  # a bad id fails here, as for the other tasks
             from transformers import AutoConfig
@@ -138,7 +140,8 @@ class LongTextQAPipeline(Pipeline):
         return describe_figures(text, found, self._captions([f.path for f in found], lang))
 
     def _captions(self, paths: list[Path], lang: str) -> list[str]:
-        """One caption per image; an image the captioner refuses (corrupt, too large) gets an empty caption."""
+        """One caption per image, each captioned once per content; an image the captioner refuses
+        (corrupt, too large) gets an empty caption."""
         if self._captioner is None:
             from mmkit.pipelines import pipeline
 
@@ -146,10 +149,13 @@ class LongTextQAPipeline(Pipeline):
             self._captioner = spec if callable(spec) else pipeline("image-captioning", model=spec, device=self.device)
         captions = []
         for path in paths:
-            try:
-                captions.append(self._captioner(path, lang=lang)["caption"])
-            except InputError:
-                captions.append("")
+            key = (hashlib.sha256(path.read_bytes()).hexdigest(), lang)  # a changed file is captioned again
+            if key not in self._caption_cache:
+                try:
+                    self._caption_cache[key] = self._captioner(path, lang=lang)["caption"]
+                except InputError:
+                    self._caption_cache[key] = ""
+            captions.append(self._caption_cache[key])
         return captions
 
 

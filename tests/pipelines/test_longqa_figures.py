@@ -44,7 +44,7 @@ class FakeCaptioner:
     def __call__(self, path, lang="en"):
         self.calls.append(Path(path).name)
         colour = Image.open(path).getpixel((0, 0))
-        return {"caption": {(255, 0, 0): "watermelon", (0, 0, 255): "rocket"}[colour]}
+        return {"caption": {(255, 0, 0): "watermelon", (0, 0, 255): "rocket", (0, 255, 0): "pizza"}[colour]}
 
 
 def test_local_relative_images_are_found_and_urls_and_absolute_paths_skipped(document):
@@ -82,7 +82,10 @@ def test_a_question_about_a_figure_is_answered_with_its_caption(document):
     text_answer = qa(question="When was the lighthouse built?", document=document)
     assert text_answer["answer"] == "1868" and "figure" not in text_answer
     assert TEXT[text_answer["answer_start"]:text_answer["answer_end"]] == "1868"
-    assert captioner.calls == ["a.png", "outside.png"] * 2
+    assert captioner.calls == ["a.png", "outside.png"]  # captioned once, then from the pipeline's cache
+    Image.new("RGB", (32, 32), "lime").save(document.parent / "pics" / "a.png")  # a new picture under the same name
+    assert qa(question="What did Mia have for lunch?", document=document)["answer"] == "pizza"
+    assert captioner.calls == ["a.png", "outside.png", "a.png"]
 
 
 def test_typed_text_and_figures_false_never_caption(document):
