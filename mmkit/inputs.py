@@ -99,11 +99,7 @@ def load_text_file(path: str | os.PathLike) -> str:
         raise InputError(
             f"'{path.name}' is not a text document; upload one of: {', '.join(TEXT_FILE_SUFFIXES)}"
         )
-    size = path.stat().st_size
-    if size == 0:
-        raise InputError("the file is empty")
-    if size > MAX_DOCUMENT_BYTES:
-        raise InputError(f"the file is {_mb(size)}; the limit is {_mb(MAX_DOCUMENT_BYTES)}")
+    checked_file(path, MAX_DOCUMENT_BYTES)
     with open(path, "rb") as f:
         data = f.read(MAX_DOCUMENT_BYTES + 1)  # the file may have grown since stat()
     if len(data) > MAX_DOCUMENT_BYTES:
@@ -140,6 +136,17 @@ def _existing_file(path: str | os.PathLike) -> Path:
     if not path.is_file():
         raise InputError(f"no file at '{path}'")
     return path
+
+
+def checked_file(path: str | os.PathLike, max_bytes: int) -> tuple[Path, int]:
+    """(path, size) of an existing, non-empty file of at most ``max_bytes``; InputError naming the limit if not."""
+    path = _existing_file(path)
+    size = path.stat().st_size
+    if size == 0:
+        raise InputError("the file is empty")
+    if size > max_bytes:
+        raise InputError(f"the file is {_mb(size)}; the limit is {_mb(max_bytes)}")
+    return path, size
 
 
 # --------------------------------------------------------------------------------------------------- images

@@ -12,9 +12,9 @@ page it is.
 
 import os
 from bisect import bisect_right
-from pathlib import Path
 
 from mmkit.errors import InputError, MissingDependencyError
+from mmkit.inputs import checked_file
 
 MAX_PDF_BYTES = 50_000_000  # a PDF carries fonts and images beside its text, so it may be larger than a .txt
 MAX_PDF_PAGES = 3000
@@ -36,14 +36,7 @@ def pdf_pages(path: str | os.PathLike) -> list[str]:
     text layer at all (a scan), naming what to do instead.
     """
     pypdf = _pypdf()
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"no file at '{path}'")
-    size = path.stat().st_size
-    if size == 0:
-        raise InputError("the file is empty")
-    if size > MAX_PDF_BYTES:
-        raise InputError(f"the PDF is {size / 1e6:.1f} MB; the limit is {MAX_PDF_BYTES / 1e6:.0f} MB")
+    path, _ = checked_file(path, MAX_PDF_BYTES)
     with open(path, "rb") as f:
         if not f.read(1024).lstrip().startswith(b"%PDF-"):
             raise InputError(f"'{path.name}' is not a PDF (it does not start with %PDF-)")
