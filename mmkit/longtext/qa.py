@@ -21,7 +21,7 @@ from mmkit.errors import InputError
 from mmkit.longtext.evidence import rank_evidence
 from mmkit.longtext.reader import CausalLMReader, ExtractiveReader, LexicalReader
 from mmkit.longtext.retrieval import IndexCache
-from mmkit.longtext.spans import candidates
+from mmkit.longtext.spans import asks_for_number, candidates, has_number
 
 # A question is answered only when its best evidence sentence is supported: coverage (idf-weighted share of the
 # question's terms in the sentence) + MiniLM cosine >= MIN_SUPPORT, or coverage alone >= MIN_COVERAGE without an
@@ -184,6 +184,13 @@ class LongTextQA:
             for span in candidates(evidence.text, evidence.start, question):
                 span.prior += evidence.score - best.score  # a span from a weaker sentence starts behind
                 spans.append(span)
+        if asks_for_number(question):
+            # "几月", "how many", "what year": a span without a digit or numeral cannot be the answer, and when the
+            # evidence offers none the fact is not there ("松溪县的风筝节每年几月举行？" must not get "动物园" from a
+            # sentence about 松溪县's zoo that shares the place name).
+            spans = [span for span in spans if has_number(span.text)]
+            if not spans:
+                return result
         spans = sorted(spans, key=lambda span: -span.prior)[:MAX_CANDIDATES]
         reader = self.reader(index.lang)
         if max_new_tokens is not None and hasattr(reader, "tokenizer"):

@@ -46,6 +46,11 @@ def _load_tokenizer(auto_class, path: str | Path):
     return load_auto(auto_class, str(path), alternative=_ALTERNATIVE)
 
 
+def _nested(inner: Candidate, outer: Candidate) -> bool:
+    """Whether ``inner`` lies strictly inside ``outer`` (same text positions, shorter)."""
+    return outer.start <= inner.start and inner.end <= outer.end and (inner.start, inner.end) != (outer.start, outer.end)
+
+
 class LexicalReader:
     """Picks the candidate with the best prior; ``scores`` are the priors themselves."""
 
@@ -137,10 +142,16 @@ class CausalLMReader:
         exactly where the prior is surest (long spans that restate the question). A shortlisted span scores
         prior_weight * prior + lm_weight * evidence, where evidence = log P(span | context, question) -
         log P(span | context, no question) when ``calibrate`` (removing the model's taste for short, frequent
-        strings such as "2" or "1995"), else the first term alone.
+        strings such as "2" or "1995"), else the first term alone. A span strictly inside another shortlisted span
+        with a better prior is not read at all (see the comment in the code).
         """
         priors = np.array([span.prior for span in spans], dtype=np.float32)
         shortlist = [i for i in range(len(spans)) if priors[i] >= priors.max() - PRIOR_MARGIN]
+        # A span nested inside a shortlisted span with a better prior is not offered: the prior has already weighed
+        # the extra words as new, answer-typed ones, and the LM's taste for short strings would pick the truncation
+        # ("七点" inside "七点半", "静宜" inside "何静宜", "295" inside "295米").
+        shortlist = [i for i in shortlist if not any(_nested(spans[i], spans[k]) and priors[k] > priors[i]
+                                                     for k in shortlist)]
         scores = np.full(len(spans), -np.inf, dtype=np.float32)
         if len(shortlist) == 1:
             scores[shortlist[0]] = priors[shortlist[0]]

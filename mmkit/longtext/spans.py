@@ -139,6 +139,30 @@ def answer_type(question: str) -> str:
     return "any"
 
 
+# Questions whose answer is a count, an amount, a year, a month or a clock time: such an answer always holds a digit
+# or a numeral ("七点半", "三月", "1856年", "twelve"). Narrower than answer_type's "number" on purpose: "when" or
+# "何时" may be answered "after the war".
+_ASKS_NUMBER_EN = re.compile(r"\bhow (many|much|old|long|far|tall|high)\b|\b(what|which) (year|month|time)\b")
+_ASKS_NUMBER_ZH = re.compile(r"几|多少|哪一?年|多长|多久|多远|多高|多重")
+_NUMBER_WORDS = {"zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
+                 "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen",
+                 "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety", "hundred", "thousand",
+                 "million", "billion", "dozen", "half", "once", "twice", "noon", "midnight"}
+
+
+def asks_for_number(question: str) -> bool:
+    """Whether the answer to ``question`` must hold a number: how many/much/old/long, what year, 几, 多少, 哪一年..."""
+    return bool(_ASKS_NUMBER_EN.search(question.lower()) or _ASKS_NUMBER_ZH.search(question))
+
+
+def has_number(text: str) -> bool:
+    """A digit, a Chinese numeral, an English number word ("thirty-one") or a month name anywhere in ``text``."""
+    if re.search(r"\d|[零〇一二三四五六七八九十百千万亿两半]", text):
+        return True
+    return any(part in _NUMBER_WORDS or part in _MONTHS or part.rstrip("s") in _NUMBER_WORDS
+               for part in re.findall(r"[a-z]+", text.lower()))
+
+
 def _is_code(word: Word) -> bool:
     """A key, command or identifier: ":wq", "dd", "x", "CTRL-G", "groupadd", "LARK_CACHE_DIR"; not "Vim"."""
     text = word.text
