@@ -3,6 +3,7 @@
     .venv/bin/python bench/quant.py                          # MiniLM, the SmolLM2 reader, the captioner
     .venv/bin/python bench/quant.py --models minilm --variants fp32,int8
     .venv/bin/python bench/quant.py --models minilm --topics train   # 2,400 English sentences instead of 480
+    .venv/bin/python bench/quant.py --models reader-qa --qa-langs en,zh   # the reader answering real questions
 
 Variants: fp32, bf16 (fp16 on CUDA), int8, nf4, and for MiniLM nf4-mixed (nf4 with the four layers
 ``bench/quant_sensitivity.py`` ranked most sensitive on a dev set kept in 8-bit, ``MINILM_KEEP_8BIT`` in mmkit/pipelines/text_classification.py). For MiniLM
@@ -21,6 +22,11 @@ Models:
   greedy English captions of every 9th clean seen glyph of ``EmojiImageText`` (about 190), exact match against the
   glyph's name, ms per batch of 32. Its Linear layers are 128-512 wide (the decoder); the conv tower is not a
   Linear and stays float, and so does the LM head, tied to the token embedding.
+- reader-qa (only when named): ``mmkit.pipeline("long-text-qa", quantization=None | "8bit" | "4bit")`` (variants
+  fp32, int8, nf4) on the real-document questions of bench/longqa.py (data/longqa/en.jsonl, 27 questions, SmolLM2
+  reader; with ``--qa-langs en,zh`` also zh.jsonl, 17 questions, Gemma-3-270M), scored by that script's own
+  functions: exact match, token F1, concise-correct; answers identical to fp32's; CPU seconds per question
+  (``time.process_time``, index building on a document's first question included, model loading not).
 
 Each (model, variant) runs in its own subprocess, so its peak resident memory (``ru_maxrss``) is its own; "RSS at
 end" is taken after the measurements, with in brackets the file-backed part (pages of a memory-mapped checkpoint,
@@ -52,7 +58,8 @@ VARIANTS = ("fp32", "half", "int8", "nf4", "nf4-mixed")
 # 600 English sentences of train.jsonl by bench/quant_sensitivity.py (never on the test set), kept in 8-bit; four
 # is the most that keeps the quantized layers under 0.30x of fp16. The text-classification pipeline's "4bit" uses it.
 TOPICS = {"test": ROOT / "data" / "topics" / "test.jsonl", "train": ROOT / "data" / "topics" / "train.jsonl"}
-MODELS = ("minilm", "reader", "captioner")
+MODELS = ("minilm", "reader", "captioner", "reader-qa")
+QA_VARIANTS = {"fp32": None, "int8": "8bit", "nf4": "4bit"}  # bench variant -> the pipeline's quantization
 CAPTIONER = ROOT / "data" / "models" / "tiny-captioner"
 # Used only when data/topics/test.jsonl is missing: a few unambiguous sentences per topic.
 FALLBACK_TOPICS = {
@@ -230,8 +237,36 @@ def run_captioner(variant: str, threads: int, folder: Path) -> dict:
     }
 
 
+def run_reader_qa(variant: str, threads: int, lang: str) -> dict:
+    """The long-text-qa pipeline, reader quantized as ``variant``, on bench/longqa.py's real questions in ``lang``."""
+    setup(threads)
+    sys.path.insert(0, str(ROOT / "bench"))
+    import longqa  # bench/longqa.py: the question set, its document sources and its scoring
+
+    import mmkit
+
+    longqa.CPU_TIME = True  # its timed() then counts CPU seconds of this process: the machine is shared
+    start = time.perf_counter()
+    pipe = mmkit.pipeline("long-text-qa", quantization=QA_VARIANTS[variant], lang=lang)
+    pipe.qa.encoder.embed(["warm up"])
+    pipe("Where is the key?", "The key is under the blue mat.", as_text=True)  # loads the reader, first forward
+    load_s = time.perf_counter() - start
+    results = longqa.real_bench(pipe, lang)
+    n = len(results)
+    seconds = sorted(r["seconds"] for r in results)
+    return {
+        "describe": pipe.describe_reader(lang), "load_s": load_s, "n": n,
+        "em": sum(r["em"] for r in results) / n, "f1": sum(r["f1"] for r in results) / n,
+        "concise": sum(r["concise"] for r in results) / n, "cpu_mean_s": sum(seconds) / n,
+        "cpu_median_s": seconds[n // 2] if n % 2 else (seconds[n // 2 - 1] + seconds[n // 2]) / 2,
+        "outputs": [r["answer"] for r in results], "ids": [r["id"] for r in results],
+    }
+
+
 def child(model: str, variant: str, args) -> None:
-    if model == "minilm":
+    if model.startswith("reader-qa-"):
+        result = run_reader_qa(variant, args.threads, model.removeprefix("reader-qa-"))
+    elif model == "minilm":
         result = run_minilm(variant, args.threads, args.topics)
     elif model == "reader":
         result = run_reader(variant, args.threads, args.reader)
@@ -292,6 +327,35 @@ def paired_notes(results: dict) -> list[str]:
     return notes
 
 
+def qa_table(results: dict) -> str:
+    """The reader-qa rows: quality of the pipeline's answers and CPU seconds per question, per language."""
+    lines = ["| questions | variant | reader layers | exact match | token F1 | concise-correct | same answer as fp32 "
+             "| CPU s/question (mean, median) | peak RSS (MiB) |", "|---|---|---|---|---|---|---|---|---|"]
+    for (model, variant), r in results.items():
+        lang = model.removeprefix("reader-qa-")
+        if "error" in r:
+            lines.append(f"| {lang} | {variant} | failed: {r['error']} | | | | | | |")
+            continue
+        reference = results.get((model, "fp32"), {}).get("outputs")
+        same = "-" if reference is None else f"{sum(a == b for a, b in zip(r['outputs'], reference))}/{r['n']}"
+        lines.append(f"| {lang} ({r['n']}) | {variant} | {r['describe']} | {r['em']:.3f} | {r['f1']:.3f} "
+                     f"| {r['concise']:.3f} | {same} | {r['cpu_mean_s']:.2f}, {r['cpu_median_s']:.2f} "
+                     f"| {r['peak_rss_mb']:.0f} |")
+    return "\n".join(lines)
+
+
+def qa_differences(results: dict) -> list[str]:
+    """Each answer a quantized reader changed, next to fp32's."""
+    notes = []
+    for (model, variant), r in results.items():
+        reference = results.get((model, "fp32"), {}).get("outputs")
+        if variant == "fp32" or "outputs" not in r or reference is None:
+            continue
+        changed = [f"{i}: {b!r} -> {a!r}" for i, a, b in zip(r["ids"], r["outputs"], reference) if a != b]
+        notes.append(f"{model} {variant} answers unlike fp32's: " + ("; ".join(changed) or "none"))
+    return notes
+
+
 def table(results: dict, half_name: str) -> str:
     lines = [
         "| model | variant | quantized layers | weights (MiB) | Linear vs fp16 | peak RSS (MiB) "
@@ -325,6 +389,7 @@ def main() -> None:
     parser.add_argument("--topics", choices=sorted(TOPICS), default="test",
                         help="MiniLM sentences: the 480 English test ones, or the 2,400 English train ones (a larger "
                         "sample: the zero-shot classifier never trains on them)")
+    parser.add_argument("--qa-langs", default="en", help="reader-qa question sets: en (27), zh (17, slower), en,zh")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -344,6 +409,13 @@ def main() -> None:
         if model == "reader":
             args.reader, seconds = prepare_reader()
             notes.append(f"reader: load_reader('en') (cache check, or first conversion) took {seconds:.0f} s")
+        if model == "reader-qa":
+            for lang in args.qa_langs.split(","):
+                for variant in (v for v in args.variants.split(",") if v in QA_VARIANTS):
+                    results[(f"reader-qa-{lang}", variant)] = r = run_child(f"reader-qa-{lang}", variant, args)
+                    status = r.get("error") or f"{r['wall_s']:.0f} s"
+                    print(f"reader-qa {lang} {variant}: {status}", file=sys.stderr, flush=True)
+            continue
         for variant in args.variants.split(","):
             if variant == "nf4-mixed" and model != "minilm":
                 continue
@@ -351,7 +423,9 @@ def main() -> None:
             r = results[(model, variant)]
             status = r.get("error") or f"{r['wall_s']:.0f} s"
             print(f"{model} {variant}: {status}", file=sys.stderr, flush=True)
-    notes += paired_notes(results)
+    qa_results = {key: r for key, r in results.items() if key[0].startswith("reader-qa-")}
+    results = {key: r for key, r in results.items() if key not in qa_results}
+    notes += paired_notes(results) + qa_differences(qa_results)
     reader = results.get(("reader", "fp32"))
     if reader and "text" in reader:
         notes.append(f"reader fp32 greedy continuation of {PROMPT!r}: {reader['text']!r}")
@@ -361,7 +435,8 @@ def main() -> None:
         f"Load average {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end; "
         f"{time.perf_counter() - started:.0f} s in all."
     )
-    text = "\n".join([header, "", table(results, half_name), "", *[f"- {note}" for note in notes]])
+    tables = ([table(results, half_name), ""] if results else []) + ([qa_table(qa_results), ""] if qa_results else [])
+    text = "\n".join([header, "", *tables, *[f"- {note}" for note in notes]])
     print(f"Date: {datetime.date.today().isoformat()}. Command: .venv/bin/python {' '.join(sys.argv)}\n\n{text}")
 
 
