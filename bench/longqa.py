@@ -49,15 +49,18 @@ DEPTHS = [0.0, 0.25, 0.5, 0.75, 1.0]
 
 
 def concise_correct(prediction: str | None, golds: list[str]) -> bool:
-    """Exact match, or the gold inside the prediction with at most 2 extra words (CJK: 3 extra characters)."""
+    """Exact match, or the gold as whole words inside the prediction with at most 2 extra words (CJK: 3 extra
+    characters)."""
     if not prediction:
         return False
     if exact_match(prediction, golds):
         return True
     pred = normalize_answer(prediction)
     for gold in map(normalize_answer, golds):
-        if gold and gold in pred:
-            extra = pred.replace(gold, " ", 1)
+        # whole words only: "reston" is not inside the URL "wwwcnrirestonvaus" (CJK has no word breaks to respect)
+        found = re.search(rf"(?<![a-z0-9]){re.escape(gold)}(?![a-z0-9])", pred) if gold else None
+        if found:
+            extra = pred[:found.start()] + " " + pred[found.end():]
             if len(extra.split()) <= 2 and len(re.sub(r"[\x00-\x7f]", "", extra)) <= 3:
                 return True
     return False
