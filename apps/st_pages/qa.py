@@ -1,4 +1,3 @@
-import re
 import tempfile
 from pathlib import Path
 
@@ -11,11 +10,13 @@ DOCUMENT_TYPES = ["txt", "md", "pdf"]  # what read_document reads
 
 
 def read_upload(upload) -> str:
-    """The text of an uploaded document; for a PDF the text extracted from it, which the answer's offsets index."""
-    # The visitor's name is kept for the messages that quote it, cut down to safe characters in a folder of its own.
-    stem = re.sub(r"[^\w.-]", "_", Path(upload.name).stem).strip("._")[:80] or "upload"
+    """The text of an uploaded document; for a PDF the text extracted from it, which the answer's offsets index.
+
+    The file is saved under a fixed name in a folder of its own (the visitor's file name only lends its suffix),
+    and the folder is removed once the text is read.
+    """
     with tempfile.TemporaryDirectory(prefix="mmkit-upload-") as folder:
-        saved = Path(folder) / (stem + Path(upload.name).suffix.lower())
+        saved = Path(folder) / ("upload" + Path(upload.name).suffix.lower())
         saved.write_bytes(upload.getvalue())
         return read_document(saved)
 

@@ -63,7 +63,6 @@ def test_a_pdf_is_answered_and_bad_ones_are_clear_errors(tmp_path, temp_root):
     for name, words in BAD_PDFS.items():
         ask(app, pdfs / name)
         assert len(app.error) == 1 and re.search(words, app.error[0].value), [e.value for e in app.error]
-        assert name in app.error[0].value or name == "empty.pdf"  # the message names the visitor's file
         assert_answered(ask(app, pdfs / "report.pdf"), text)
     assert list(temp_root.glob("mmkit-upload-*")) == []  # each upload was read in a folder of its own, then removed
 
