@@ -142,11 +142,15 @@ def checked_file(path: str | os.PathLike, max_bytes: int) -> tuple[Path, int]:
     """(path, size) of an existing, non-empty file of at most ``max_bytes``; InputError naming the limit if not."""
     path = _existing_file(path)
     size = path.stat().st_size
-    if size == 0:
-        raise InputError("the file is empty")
-    if size > max_bytes:
-        raise InputError(f"the file is {_mb(size)}; the limit is {_mb(max_bytes)}")
+    _check_size(size, max_bytes)
     return path, size
+
+
+def _check_size(n_bytes: int, limit: int, what: str = "file") -> None:
+    if n_bytes == 0:
+        raise InputError("the file is empty")
+    if n_bytes > limit:
+        raise InputError(f"the {what} is {_mb(n_bytes)}; the limit is {_mb(limit)}")
 
 
 # --------------------------------------------------------------------------------------------------- images
@@ -169,30 +173,23 @@ def load_image(source) -> Image.Image:
         return _decode(source)
     if isinstance(source, (str, os.PathLike)):
         path = _existing_file(source)
-        _check_upload_size(path.stat().st_size)
+        _check_size(path.stat().st_size, MAX_UPLOAD_BYTES, "image file")
         with open(path, "rb") as f:
             return _open_and_decode(f)
     if isinstance(source, (bytes, bytearray, memoryview)):
-        _check_upload_size(len(source))
+        _check_size(len(source), MAX_UPLOAD_BYTES, "image file")
         return _open_and_decode(io.BytesIO(bytes(source)))
     if hasattr(source, "read"):
         # Read at most one byte past the limit: a stream's size is not known in advance.
         data = source.read(MAX_UPLOAD_BYTES + 1)
         if not isinstance(data, bytes):
             raise InputError("the file object must be opened in binary mode ('rb')")
-        _check_upload_size(len(data))
+        _check_size(len(data), MAX_UPLOAD_BYTES, "image file")
         return _open_and_decode(io.BytesIO(data))
     raise InputError(
         f"cannot read an image from {type(source).__name__}; pass a file path, bytes, a file object, "
         "a numpy array or a PIL image"
     )
-
-
-def _check_upload_size(n_bytes: int) -> None:
-    if n_bytes == 0:
-        raise InputError("the file is empty")
-    if n_bytes > MAX_UPLOAD_BYTES:
-        raise InputError(f"the image file is {_mb(n_bytes)}; the limit is {_mb(MAX_UPLOAD_BYTES)}")
 
 
 def _check_pixels(width: int, height: int) -> None:
