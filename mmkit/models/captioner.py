@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -134,6 +135,9 @@ class TinyCaptioner(nn.Module):
         if config.vocab_size != len(tokenizer):
             raise InputError(f"config.vocab_size={config.vocab_size} but the tokenizer has {len(tokenizer)} tokens")
         self.config, self.tokenizer = config, tokenizer
+        # The attention maps are read from the decoder after a need_weights pass: apps share one model between
+        # request threads, so that pass and the read happen under one lock.
+        self._weights_lock = threading.Lock()
         self.tower = ImageTower(config)
         self.tok_emb = nn.Embedding(config.vocab_size, config.d_model)
         nn.init.normal_(self.tok_emb.weight, std=0.02)
@@ -246,8 +250,9 @@ class TinyCaptioner(nn.Module):
 
     def _attention_maps(self, memory: Tensor, ids: Tensor, captions: list[str], lang: str) -> list[Tensor]:
         """Re-read the finished captions once with need_weights: one teacher-forced pass, no cache involved."""
-        self.decode(ids, memory, need_weights=True)
-        weights = self.decoder.layers[-1].last_cross_attn_weights.mean(1)  # (B, L, M)
+        with self._weights_lock:
+            self.decode(ids, memory, need_weights=True)
+            weights = self.decoder.layers[-1].last_cross_attn_weights.mean(1)  # (B, L, M)
         g = self.config.grid
         # Position t of the input predicts token t + 1, so token j of the caption was written at position j.
         return [

@@ -164,7 +164,8 @@ class TransformerDecoderLayer(nn.Module):
             average_attn_weights=False,
             cache=cache,
         )
-        self.last_cross_attn_weights = weights
+        if need_weights:  # a call without weights (another thread's generation step) leaves the last ones alone
+            self.last_cross_attn_weights = weights
         return self.dropout2(out)
 
     def forward(
@@ -181,7 +182,8 @@ class TransformerDecoderLayer(nn.Module):
 
         tgt_key_padding_mask (B, L) / memory_key_padding_mask (B, M): True = padding. With a cache, x holds only
         the new positions, tgt_key_padding_mask covers cached + new positions, and the memory's keys/values are
-        computed on the first call only. need_weights keeps cross-attention weights (B, H, L, M) on ``self.last_cross_attn_weights``.
+        computed on the first call only. need_weights keeps cross-attention weights (B, H, L, M) on
+        ``self.last_cross_attn_weights`` until the next need_weights call.
         """
         if self.norm_first:
             x = x + self._sa(self.norm1(x), tgt_key_padding_mask, tgt_is_causal, cache)

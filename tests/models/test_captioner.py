@@ -140,3 +140,24 @@ def test_shipped_captioner_names_most_clean_seen_glyphs():
     samples = [seen[i] for i in range(0, len(seen), 9)]  # ~190 glyphs across the emoji list
     captions = model.generate([s.image for s in samples], lang="en")
     assert sum(c == s.en for c, s in zip(captions, samples)) / len(samples) > 0.9  # card: 0.967 on 1000
+
+
+def test_attention_maps_are_safe_when_threads_share_one_model():
+    from concurrent.futures import ThreadPoolExecutor
+
+    model = _tiny_model()
+    images = _images(3)
+
+    def work(i: int):
+        if i % 2:
+            return model.generate(images[: 1 + i % 3], max_new_tokens=8, return_attention=True)
+        return model.generate(images, max_new_tokens=8, num_beams=2), None
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(work, range(40)))
+    alone = model.generate(images[:2], max_new_tokens=8, return_attention=True)
+    for i, (captions, maps) in enumerate(results):
+        if maps is not None:
+            assert len(maps) == len(captions) == 1 + i % 3
+            assert all(m.shape[1:] == (model.config.grid, model.config.grid) for m in maps)
+    assert all(torch.equal(a, b) for a, b in zip(results[1][1], alone[1][:2]))  # the same answer as alone

@@ -98,6 +98,15 @@ def test_decoder_layer_matches_torch(norm_first, padded):
         assert (w[1, :, :, 4:] == 0).all()
 
 
+def test_decoder_layer_keeps_cross_attention_weights_until_the_next_call_that_asks():
+    layer = TransformerDecoderLayer(D, H, FF, dropout=0.0).eval()
+    x, memory = torch.randn(2, 5, D), torch.randn(2, 7, D)
+    layer(x, memory, need_weights=True)
+    kept = layer.last_cross_attn_weights
+    layer(torch.randn(4, 3, D), torch.randn(4, 7, D))  # e.g. another thread's generation step
+    assert layer.last_cross_attn_weights is kept and kept.shape == (2, H, 5, 7)
+
+
 def test_decoder_layer_with_memory_dim():
     layer = TransformerDecoderLayer(D, H, FF, dropout=0.0, memory_dim=24).eval()
     out = layer(torch.randn(2, 5, D), torch.randn(2, 8, 24))
