@@ -64,11 +64,15 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_app(log_path: Path, seconds: float = 300) -> tuple[subprocess.Popen, str]:
-    """Start the Gradio app on loopback with its output in ``log_path``; return (process, url) once it answers."""
+def start_app(log_path: Path, seconds: float = 300, tmp_dir: Path | None = None) -> tuple[subprocess.Popen, str]:
+    """Start the Gradio app on loopback with its output in ``log_path``; return (process, url) once it answers.
+
+    ``tmp_dir``: the server's TMPDIR, so a caller can see exactly which upload folders this server leaves behind.
+    The test suites start their servers through this function too.
+    """
     port = _free_port()
     env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port), "HF_HUB_OFFLINE": "1",
-           "GRADIO_ANALYTICS_ENABLED": "False"}
+           "GRADIO_ANALYTICS_ENABLED": "False", **({"TMPDIR": str(tmp_dir)} if tmp_dir is not None else {})}
     with open(log_path, "wb") as log:  # a file, not a pipe: an unread pipe fills up and blocks the server
         process = subprocess.Popen([sys.executable, str(ROOT / "apps" / "gradio_app.py")], cwd=ROOT, env=env,
                                    stdout=log, stderr=subprocess.STDOUT)
@@ -76,7 +80,8 @@ def start_app(log_path: Path, seconds: float = 300) -> tuple[subprocess.Popen, s
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"the app exited with {process.returncode}:\n{log_path.read_text()[-3000:]}")
+            raise RuntimeError(f"the app exited with {process.returncode}:\n"
+                               f"{log_path.read_text(errors='replace')[-3000:]}")
         try:
             with urllib.request.urlopen(url, timeout=5) as response:
                 if response.status == 200:

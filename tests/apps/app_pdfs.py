@@ -3,8 +3,7 @@ may upload by mistake (a scan with no text layer, a damaged file, a password, an
 
 from pathlib import Path
 
-from pypdf import PdfWriter
-from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
+from pdf_files import write_pdf
 
 PAGES = [
     ["Harlow Freight annual report", "The company moved its depot twice in the last decade."],
@@ -21,28 +20,6 @@ BAD_PDFS = {
     "photo.pdf": "is not a PDF",
     "empty.pdf": "the file is empty",
 }
-
-
-def write_pdf(path: Path, pages: list[list[str]], password: str | None = None) -> Path:
-    """A PDF whose pages show ``pages`` (lines of Latin-1 text) in Helvetica; ``[]`` for a page makes it blank."""
-    writer = PdfWriter()
-    font = writer._add_object(DictionaryObject({
-        NameObject("/Type"): NameObject("/Font"), NameObject("/Subtype"): NameObject("/Type1"),
-        NameObject("/BaseFont"): NameObject("/Helvetica")}))
-    for lines in pages:
-        page = writer.add_blank_page(612, 792)
-        if not lines:
-            continue
-        page[NameObject("/Resources")] = DictionaryObject({NameObject("/Font"): DictionaryObject({NameObject("/F1"): font})})
-        shown = " T* ".join(f"({line}) Tj" for line in lines)
-        stream = DecodedStreamObject()
-        stream.set_data(f"BT /F1 11 Tf 14 TL 72 740 Td {shown} ET".encode("latin-1"))
-        page[NameObject("/Contents")] = writer._add_object(stream)
-    if password is not None:
-        writer.encrypt(user_password=password, owner_password="owner", algorithm="RC4-128")
-    with open(path, "wb") as f:
-        writer.write(f)
-    return path
 
 
 def write_pdfs(folder: Path) -> Path:

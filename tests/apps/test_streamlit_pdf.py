@@ -1,7 +1,6 @@
 """PDF uploads on the Streamlit long-text QA page, driven by streamlit's AppTest."""
 
 import re
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -16,13 +15,6 @@ from mmkit.longtext.pdf import pdf_text  # noqa: E402
 APP = str(Path(__file__).resolve().parents[2] / "apps" / "streamlit_app.py")
 
 
-@pytest.fixture
-def temp_root(tmp_path, monkeypatch) -> Path:
-    """A private folder for the page's temporary upload folders, apart from other processes'."""
-    root = tmp_path / "tmp"
-    root.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(root))
-    return root
 
 
 def qa_page() -> AppTest:

@@ -2,12 +2,11 @@
 
 The search results are shown from the indexed files, so a session's folder lives as long as its index: it must go
 when the index is replaced (by another zip or by the examples), when a build fails, and when the session is dropped.
-Temporary folders are redirected into ``tmp_path`` so that other processes' uploads do not count.
+Temporary folders are redirected into a private folder (the ``temp_root`` fixture) so that other processes' uploads do not count.
 """
 
 import gc
 import io
-import tempfile
 import zipfile
 from pathlib import Path
 
@@ -33,10 +32,6 @@ def zip_of(*names: str, extra: dict[str, bytes] | None = None) -> bytes:
     return buffer.getvalue()
 
 
-@pytest.fixture
-def temp_root(tmp_path, monkeypatch) -> Path:
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where tempfile.mkdtemp puts the upload folders
-    return tmp_path
 
 
 def upload_folders(root: Path) -> list[Path]:

@@ -52,6 +52,13 @@ BAD_IMAGES = {
     "bomb_20000x20000.png": "too large; the limit is 40 megapixels",
     "over_limit_8000x6000.png": "8000x6000 = 48.0 megapixels; the limit is 40 megapixels",
 }
+BAD_ARCHIVES = {  # what both apps must say about each zip offered for the retrieval index
+    "traversal.zip": "member '../../escaped.png' points outside the folder",
+    "bomb.zip": "unpack to more than 200.0 MB; the limit is 200.0 MB",
+    "no_images.zip": "holds no images",
+    "not_a.zip": "not a readable zip archive",
+    "empty.zip": "not a readable zip archive|the file is empty",
+}
 GOOD_ODD_IMAGES = ("gray.png", "rgba.png", "cmyk.jpg", "gray16.png", "palette.gif")
 BAD_DOCUMENTS = {
     "empty.txt": "the file is empty",

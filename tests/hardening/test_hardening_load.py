@@ -7,7 +7,6 @@ that, and below what a leak of 0.5 MB per request (a retained batch of activatio
 would add.
 """
 
-import importlib.util
 from pathlib import Path
 
 import pytest
@@ -18,10 +17,9 @@ MAX_RSS_GROWTH_MB = 200
 
 @pytest.fixture(scope="module")
 def load():
-    spec = importlib.util.spec_from_file_location("_mmkit_bench_load", ROOT / "bench" / "load.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    from app_server import bench_load
+
+    return bench_load
 
 
 @pytest.mark.slow

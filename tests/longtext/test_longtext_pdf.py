@@ -4,8 +4,7 @@ import pytest
 
 pytest.importorskip("pypdf")
 
-from pypdf import PdfWriter  # noqa: E402
-from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject  # noqa: E402
+from pdf_files import write_pdf  # noqa: E402
 
 from mmkit.errors import InputError  # noqa: E402
 from mmkit.longtext.pdf import page_of, page_starts, pdf_pages, pdf_text  # noqa: E402
@@ -17,27 +16,6 @@ PAGES = [
     [HEADER, "The lighthouse on Wyke Island was built by Elsa Brandt in 1901.", "It still guides the ferries."],
     [HEADER, "The footbridge over the Swale River is 120 metres long.", "It was repainted last spring."],
 ]
-
-
-def write_pdf(path, pages: list[list[str]], password: str | None = None):
-    """A PDF whose pages show ``pages`` (lines of Latin-1 text) in Helvetica, optionally RC4-encrypted."""
-    writer = PdfWriter()
-    font = writer._add_object(DictionaryObject({
-        NameObject("/Type"): NameObject("/Font"), NameObject("/Subtype"): NameObject("/Type1"),
-        NameObject("/BaseFont"): NameObject("/Helvetica")}))
-    for lines in pages:
-        page = writer.add_blank_page(612, 792)
-        page[NameObject("/Resources")] = DictionaryObject({NameObject("/Font"): DictionaryObject({NameObject("/F1"): font})})
-        shown = " T* ".join("(" + line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)") + ") Tj"
-                            for line in lines)
-        stream = DecodedStreamObject()
-        stream.set_data(f"BT /F1 11 Tf 14 TL 72 740 Td {shown} ET".encode("latin-1"))
-        page[NameObject("/Contents")] = writer._add_object(stream)
-    if password is not None:
-        writer.encrypt(user_password=password, owner_password="owner", algorithm="RC4-128")
-    with open(path, "wb") as f:
-        writer.write(f)
-    return path
 
 
 @pytest.fixture()
