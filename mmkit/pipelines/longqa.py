@@ -114,26 +114,23 @@ class LongTextQAPipeline(Pipeline):
         (:mod:`mmkit.longtext.figures`); an answer found in a figure's caption adds ``"figure": {"path", "caption",
         "start", "end"}``, and every offset points at the ``![alt](path)`` reference in the original file.
         """
-        described = self._described(document) if figures and not as_text else None
-        if described is None:
-            return self.qa(question=question, document=document, top_k=top_k, max_new_tokens=max_new_tokens,
-                           as_text=as_text)
-        result = self.qa(question=question, document=described.text, top_k=top_k, max_new_tokens=max_new_tokens,
-                         as_text=True)
-        return _in_original_offsets(result, described)
-
-    def _described(self, document):
-        """The .md file ``document`` with its figures captioned, or None (not a .md path, or no local figures)."""
-        from mmkit.longtext.figures import describe_figures, find_figures
         from mmkit.longtext.qa import read_document
+
+        text = read_document(document, as_text=as_text)  # read once; the engine gets the text itself
+        # read_document returns a string it took as text unchanged (the same object), so anything else came from a file
+        from_markdown_file = text is not document and str(document).lower().endswith(".md")
+        described = self._described(text, Path(document).parent) if figures and from_markdown_file else None
+        result = self.qa(question=question, document=described.text if described else text, top_k=top_k,
+                         max_new_tokens=max_new_tokens, as_text=True)
+        return _in_original_offsets(result, described) if described else result
+
+    def _described(self, text: str, folder: Path):
+        """The Markdown ``text`` (a file in ``folder``) with its figures captioned, or None when it has no local
+        figures."""
+        from mmkit.longtext.figures import describe_figures, find_figures
         from mmkit.longtext.retrieval import detect_language
 
-        is_path = isinstance(document, os.PathLike) or (isinstance(document, str) and "\n" not in document
-                                                        and len(document) < 4096)
-        if not is_path or not str(document).lower().endswith(".md") or not Path(document).is_file():
-            return None
-        text = read_document(Path(document))
-        found = find_figures(text, Path(document).parent)
+        found = find_figures(text, folder)
         if not found:
             return None
         lang = detect_language(text) if self.qa.lang == "auto" else self.qa.lang
