@@ -17,9 +17,11 @@ from mmkit.longtext.retrieval import STOPWORDS, _stem
 
 jieba.setLogLevel(60)  # jieba prints "Building prefix dict..." on first use; the pipeline should stay quiet
 
-# A word: optional leading sigil (":wq", "%"), word characters joined by -'._/:,$ ("BeOpen.com", "2e-5", "d$"),
-# or a single punctuation mark.
-_TOKEN_RE = re.compile(r"[:%$@#/\\]?\w+(?:[-'’._/:,$]\w+)*[$%]?|[^\w\s]")
+# A word: a URL or an e-mail address whole ("https://example.org/a.html", "ada@example.org"); an optional leading
+# sigil (":wq", "%") and word characters joined by -'._/:,$ ("BeOpen.com", "2e-5", "d$"); or a punctuation mark.
+_URL = r"[A-Za-z][\w+.-]*://[^\s<>\"'()\[\]{}]*[^\s<>\"'()\[\]{}.,;:!?]"
+_EMAIL = r"\w[\w.+-]*@\w[\w-]*(?:\.\w[\w-]*)+"
+_TOKEN_RE = re.compile(_URL + "|" + _EMAIL + r"|[:%$@#/\\]?\w+(?:[-'’._/:,$]\w+)*[$%]?|[^\w\s]")
 _CJK_RUN_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _HARD_STOPS = set(".;!?()[]{}<>\"`。;|=")
 _CODE_MARKS = set(":%$@#/\\")

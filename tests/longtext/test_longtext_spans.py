@@ -59,3 +59,16 @@ def test_the_unit_after_a_number_belongs_to_the_answer_even_when_the_question_na
         prior = {c.text: c.prior for c in candidates(sentence, 0, question)}
         assert max(prior, key=prior.get) == number + unit, prior
         assert number not in prior and unit not in prior, prior
+
+
+def test_urls_and_email_addresses_are_answered_whole():
+    # The word splitter used to cut "https://..." at "://", and the bare scheme "https" won.
+    document = ("The Harbour Trust runs the lighthouse tours.\n\n"
+                "The booking website of the tours is https://tours.example.org/book?day=sat, open all year.\n\n"
+                "Questions about group visits go to visits.desk@example.org before noon.")
+    qa = LongTextQA(encoder=False, reader="lexical")
+    for question, answer in [("What is the booking website of the tours?", "https://tours.example.org/book?day=sat"),
+                             ("Where do questions about group visits go?", "visits.desk@example.org")]:
+        out = qa(question, document)
+        assert out["answer"] == answer, out
+        assert document[out["answer_start"] : out["answer_end"]] == answer
