@@ -86,14 +86,16 @@ class DocumentIndex:
     chunks: list[Chunk]
     lang: str
     bm25: bm25s.BM25
-    document_frequency: Counter
+    sentence_frequency: Counter  # term -> number of the document's sentences holding it
+    sentence_count: int
     embeddings: dict[tuple[str, int], np.ndarray] = field(default_factory=dict)  # ("chunk"|"sentence", id)
 
     def idf(self, term: str) -> float:
-        """BM25's idf of ``term`` over the chunks; an unseen term gets the largest value."""
-        n = len(self.chunks)
-        df = self.document_frequency.get(term, 0)
-        return math.log(1 + (n - df + 0.5) / (df + 0.5))
+        """BM25's idf formula for ``term`` over the document's sentences (not its chunks: a short document is one
+        or two overlapping chunks, where every word would look equally common); an unseen term gets the largest
+        value."""
+        df = self.sentence_frequency.get(term, 0)
+        return math.log(1 + (self.sentence_count - df + 0.5) / (df + 0.5))
 
     def bm25_scores(self, question: str) -> np.ndarray:
         """(num_chunks,) BM25 score of every chunk for ``question``."""
@@ -142,10 +144,11 @@ def build_index(document: str, lang: str = "auto") -> DocumentIndex:
     lang = detect_language(cleaned.text) if lang == "auto" else lang
     chunks = chunk_text(cleaned.text)
     chunk_terms = [terms(chunk.text) or [""] for chunk in chunks]
-    document_frequency = Counter(term for words in chunk_terms for term in set(words))
+    sentences = sorted({span for chunk in chunks for span in chunk.sentences})  # chunks overlap: count each once
+    sentence_frequency = Counter(term for start, end in sentences for term in set(terms(cleaned.text[start:end])))
     retriever = bm25s.BM25()
     retriever.index(chunk_terms, show_progress=False)
-    return DocumentIndex(cleaned, chunks, lang, retriever, document_frequency)
+    return DocumentIndex(cleaned, chunks, lang, retriever, sentence_frequency, len(sentences))
 
 
 class IndexCache:

@@ -110,6 +110,9 @@ def test_the_bundled_field_trip_notes_with_the_embedded_captioner(tmp_path):
     qa = mmkit.pipeline("long-text-qa", model="lexical")
     assert qa(question="What was Leo's toy?", document=EXAMPLE)["answer"] == "rocket"
     assert qa(question="What did Ana hold in the rain?", document=str(EXAMPLE))["answer"] == "umbrella"
+    # "photo" is in all three references and "1" in one, "show" only in "The keeper showed them ...": the evidence
+    # weighs words by how few *sentences* hold them (over the document's two chunks every word looked as common)
+    assert qa(question="What does photo 1 show?", document=EXAMPLE)["answer"] == "watermelon"
     # the pictures are named photo1..3, so the answer comes from the captioner: without them there is none
     copy = tmp_path / "field_trip.md"
     shutil.copy(EXAMPLE, copy)
