@@ -114,10 +114,11 @@ def _is_punct(ch: str) -> bool:
 
 
 def normalize_answer(text: str) -> str:
-    """SQuAD normalisation: lower-case, drop punctuation and English articles, collapse whitespace."""
-    text = "".join(ch for ch in text.lower() if not _is_punct(ch))
-    text = _ARTICLES.sub(" ", text)
-    return " ".join(text.split())
+    """SQuAD normalisation: lower-case, drop punctuation and English articles, collapse whitespace. An answer made
+    only of punctuation (a key such as "%" or ")") keeps its characters, or every such answer would match every
+    other one and the empty string."""
+    kept = " ".join(_ARTICLES.sub(" ", "".join(ch for ch in text.lower() if not _is_punct(ch))).split())
+    return kept or " ".join(text.lower().split())
 
 
 def answer_tokens(text: str) -> list[str]:

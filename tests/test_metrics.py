@@ -79,6 +79,8 @@ def test_squad_normalisation():
     assert normalize_answer("The  Eiffel Tower!") == "eiffel tower"
     assert exact_match("the eiffel tower.", ["Eiffel Tower", "Paris"]) == 1.0
     assert exact_match("Eiffel", "Eiffel Tower") == 0.0
+    # a key made of punctuation keeps its characters: stripped, ")" would equal "%" and ""
+    assert exact_match(")", ["%"]) == 0.0 and exact_match("%", ["%"]) == 1.0 and exact_match("", ["%"]) == 0.0
 
 
 def test_token_f1_by_hand():

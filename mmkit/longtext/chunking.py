@@ -82,15 +82,15 @@ def _split_long(text: str, start: int, end: int, max_units: int) -> list[tuple[i
 def split_sentences(text: str, max_units: int = 400) -> list[tuple[int, int]]:
     """Sentence spans (start, end) of ``text``, in order, without surrounding whitespace.
 
-    English ends at .!? before a capital letter (not after e.g., Mr., etc.), Chinese at 。!?; anywhere; both at a
+    English ends at .!? before a capital letter (not after e.g., Mr., etc. or an initial), Chinese at 。!?; anywhere; both at a
     blank line and at a line that stands alone. No span is longer than ``max_units``.
     """
     cuts = []
     for match in _END_RE.finditer(text):
         if match.group() == "." or match.group().startswith("."):
             word = re.search(r"(\w[\w.]*)$", text[max(0, match.start() - 12) : match.start()])
-            if word and (word.group(1).lower() in _ABBREVIATIONS or (len(word.group(1)) == 1 and word.group(1).isupper())):
-                continue
+            if word and (word.group(1).lower() in _ABBREVIATIONS or re.fullmatch(r"[A-Z](\.[A-Z])*", word.group(1))):
+                continue  # "e.g.", "Mr.", and initials: "John W. Eaton", "Pierre G.F. Gerard-Marchant"
         cuts.append(match.end())
     cuts = sorted(set(cuts + _line_breaks(text, 0, len(text)) + [len(text)]))
     spans, previous = [], 0

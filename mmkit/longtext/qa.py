@@ -21,7 +21,7 @@ from mmkit.errors import InputError
 from mmkit.longtext.evidence import rank_evidence
 from mmkit.longtext.reader import CausalLMReader, ExtractiveReader, LexicalReader
 from mmkit.longtext.retrieval import IndexCache
-from mmkit.longtext.spans import asks_for_number, candidates, has_number
+from mmkit.longtext.spans import asks_for_number, candidates, has_number, tidy_span
 
 # A question is answered only when its best evidence sentence is supported: coverage (idf-weighted share of the
 # question's terms in the sentence) + MiniLM cosine >= MIN_SUPPORT, or coverage alone >= MIN_COVERAGE without an
@@ -205,6 +205,6 @@ class LongTextQA:
         else:
             return result
         answer_start, answer_end = to_original(answer_start, answer_end)
-        result.update(answer=" ".join(text[answer_start:answer_end].split()), found=True, score=score,
+        result.update(answer=tidy_span(text[answer_start:answer_end]), found=True, score=score,
                       answer_start=answer_start, answer_end=answer_end)
         return result

@@ -21,7 +21,8 @@ import numpy as np
 from mmkit.longtext.chunking import Chunk, chunk_text, is_cjk
 from mmkit.longtext.cleaning import CleanText, clean
 
-_WORD_RE = re.compile(r"[a-z0-9_]+|[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+# A decimal number or version stays one term ("0.9", "3.11"): split, "version 0.9" would match any "0" and "9".
+_WORD_RE = re.compile(r"\d+(?:\.\d+)+|[a-z0-9_]+|[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 STOPWORDS = frozenset(
     "a an the and or but if of to in on at by for with from as into onto about over under than then that this these "
     "those is are was were be been being am do does did done has have had having it its it's he she they them their "

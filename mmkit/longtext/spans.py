@@ -55,6 +55,13 @@ class Candidate:
     prior: float = 0.0
 
 
+def tidy_span(text: str) -> str:
+    """A span as an answer shows it: each run of whitespace (a line wrap) becomes one space, or nothing between two
+    Chinese characters ("所介\n绍" -> "所介绍")."""
+    cjk = _CJK_RUN_RE.pattern[:-1]  # the character class, without the run's "+"
+    return re.sub(rf"(?<={cjk}) (?={cjk})", "", " ".join(text.split()))
+
+
 def words(text: str, offset: int = 0) -> list[Word]:
     """Split ``text`` into words with offsets (+``offset``); Chinese runs are segmented with jieba."""
     out = []
@@ -91,6 +98,26 @@ def _join_units(split: list[Word]) -> list[Word]:
     return out
 
 
+def _is_initial(word: Word | None) -> bool:
+    """An initial of a name: "W" in "John W. Eaton", "G.F" in "Pierre G.F. Gerard-Marchant"."""
+    return word is not None and bool(re.fullmatch(r"[A-Z](\.[A-Z])*", word.text))
+
+
+def _ends_span(sentence_words: list[Word], k: int) -> bool:
+    """Whether word ``k`` closes every span that reaches it: a sentence mark, a bracket or quote, but not the
+    period after an initial, and a comma only beside Chinese (NFKC has made "，" a ","; English answers such as
+    "8 June, 1771" may hold one)."""
+    word = sentence_words[k]
+    previous = sentence_words[k - 1] if k > 0 else None
+    following = sentence_words[k + 1] if k + 1 < len(sentence_words) else None
+    if word.text == ".":
+        return not (_is_initial(previous) and previous.end == word.start and following is not None and
+                    following.text[:1].isupper())
+    if word.text in ",:":
+        return any(neighbour is not None and neighbour.is_cjk for neighbour in (previous, following))
+    return word.text in _HARD_STOPS
+
+
 def _is_punct(word: Word) -> bool:
     return len(word.text) == 1 and not word.text.isalnum() and word.text not in "%$"
 
@@ -107,12 +134,21 @@ def _key(word: Word) -> str:
     return word.text if word.is_cjk else _stem(word.text.lower())
 
 
+def _slash_parts(word: Word) -> list[str]:
+    """The keys of the parts of a "/"-joined word ("uid/gid" -> uid, gid); none for a URL or a path."""
+    if word.is_cjk or "://" in word.text or word.text.startswith("/"):
+        return []
+    parts = [part for part in word.text.split("/") if part]
+    return [_stem(part.lower()) for part in parts] if len(parts) > 1 else []
+
+
 def question_keys(question: str) -> set[str]:
     """The content words of the question, as compared with candidate words (stemmed, lower-cased)."""
     keys = set()
     for word in words(question):
         if not _is_punct(word) and not _is_stop(word):
             keys.add(_key(word))
+            keys.update(_slash_parts(word))
             if word.is_cjk and len(word.text) > 1:
                 keys.update(word.text)  # jieba may cut the question and the evidence differently
     return keys
@@ -124,7 +160,11 @@ def _in_question(word: Word, keys: set[str]) -> bool:
     nothing the question does not."""
     if _is_punct(word) or _is_stop(word):
         return False
-    return _key(word) in keys or (word.is_cjk and all(char in keys for char in word.text))
+    if _key(word) in keys:
+        return True
+    if word.is_cjk:
+        return all(char in keys for char in word.text)
+    return any(part in keys for part in _slash_parts(word))  # "import/reload" repeats "reload"
 
 
 def answer_type(question: str) -> str:
@@ -135,7 +175,7 @@ def answer_type(question: str) -> str:
     if re.search(r"\b(how (many|much|long|far|old|big)|what year|which year|when|what number|which port|what port|"
                  r"dose|code)\b", q) or re.search(r"多少|几|多长|多久|哪一年|何时|什么时候|多大", question):
         return "number"
-    if re.search(r"\b(which|what) (key|command|operator|option|flag|variable)\b|\bwhat do you type\b", q) or \
+    if re.search(r"\b(which|what) (key|command|operator|option|flag|variable)s?\b|\bwhat do you type\b", q) or \
             re.search(r"哪个键|什么键|什么命令|输入什么|哪个命令|哪个操作符|什么操作符", question):
         return "code"
     return "any"
@@ -177,16 +217,18 @@ def _is_code(word: Word) -> bool:
 def _type_match(kind: str, span: list[Word]) -> float:
     text = " ".join(word.text for word in span)
     if kind == "number":
-        numeric = re.search(r"\d|[一二三四五六七八九十百千万两]", text) or any(w.tag in ("m", "t", "mq") for w in span)
-        return 1.0 if numeric or text.lower() in _MONTHS else 0.0
+        numeric = has_number(text) or any(w.tag in ("m", "t", "mq") for w in span)
+        return 1.0 if numeric else 0.0
     if kind == "person":
         if span[0].is_cjk:
             return 1.0 if any(word.tag.startswith("nr") for word in span) else 0.2
-        if not all(word.text[:1].isupper() or word.text in NAME_PARTICLES for word in span):
+        if not all(word.text[:1].isupper() or word.text in NAME_PARTICLES or word.text == "." for word in span):
             return 0.0
         return 0.5 if all(word.text.isupper() for word in span) else 1.0  # "CWI" may be an organisation
-    if kind == "code":
-        return 1.0 if len(span) == 1 and _is_code(span[0]) else 0.0
+    if kind == "code":  # a key or command, or a command with its argument: ":set ic", "CTRL-W CTRL-W"
+        command = len(span) == 2 and span[1].text[:1].isalnum() and _is_code(span[1]) and (
+            span[0].text[:1] in _CODE_MARKS or span[0].text == span[1].text)
+        return 1.0 if (len(span) == 1 and _is_code(span[0])) or command else 0.0
     if text.lower() not in _MONTHS and all(
             word.text[:1].isupper() or word.text[:1].isdigit() for word in span if not word.is_cjk and not _is_stop(word)):
         return 0.6  # a name or a number is a likelier answer to "which X" than a common word
@@ -194,8 +236,10 @@ def _type_match(kind: str, span: list[Word]) -> float:
 
 
 def _looks_like_verb(word: Word) -> bool:
-    """Lower-case English -ed/-ing words ("moved", "continued", "using") are rarely what a question asks for."""
-    return not word.is_cjk and word.text.islower() and len(word.text) > 4 and word.text.endswith(("ed", "ing"))
+    """Lower-case English -ed/-ing words ("moved", "continued", "using") and adverbs ("automatically", "quickly")
+    are rarely what a question asks for."""
+    return not word.is_cjk and word.text.islower() and len(word.text) > 4 and word.text.endswith(
+        ("ed", "ing", "ally", "ously", "ively", "fully", "ately", "ently", "antly", "ckly", "arly"))
 
 
 def candidates(sentence: str, offset: int, question: str, max_words: int = 8) -> list[Candidate]:
@@ -221,13 +265,16 @@ def candidates(sentence: str, offset: int, question: str, max_words: int = 8) ->
     gaps = [0]
     for flag in is_content:
         gaps.append(gaps[-1] + flag)
+    # Words that end a run of new words; the period of an initial ("W." in "John W. Eaton") does not.
+    boundary = [hit or _is_stop(word) or (_is_punct(word) and (word.text != "." or _ends_span(sentence_words, k)))
+                for k, (word, hit) in enumerate(zip(sentence_words, in_question))]
     out = []
     for i, first in enumerate(sentence_words):
         if (_is_punct(first) and first.text not in _CODE_MARKS) or _is_stop(first):
             continue
         for j in range(i, min(i + max_words, len(sentence_words))):
             last = sentence_words[j]
-            if j > i and (last.text in _HARD_STOPS or sentence_words[j - 1].text in _HARD_STOPS):
+            if j > i and (_ends_span(sentence_words, j) or _ends_span(sentence_words, j - 1)):
                 break
             if (_is_punct(last) and last.text not in _CODE_MARKS) or _is_stop(last):
                 continue
@@ -244,9 +291,7 @@ def candidates(sentence: str, offset: int, question: str, max_words: int = 8) ->
             distance = 1 + min((gaps[i] - gaps[a + 1] if a < i else gaps[a] - gaps[j + 1]
                                 for a in anchors if a < i or a > j), default=len(sentence_words))
             closeness = 1.0 / (1.0 + distance)
-            whole_run = (i == 0 or in_question[i - 1] or _is_punct(sentence_words[i - 1]) or _is_stop(sentence_words[i - 1])) and \
-                        (j + 1 == len(sentence_words) or in_question[j + 1] or _is_punct(sentence_words[j + 1]) or
-                         _is_stop(sentence_words[j + 1]))
+            whole_run = (i == 0 or boundary[i - 1]) and (j + 1 == len(sentence_words) or boundary[j + 1])
             verb = _looks_like_verb(first) or _looks_like_verb(last)
             # An answer that begins or ends on a question word carries part of the question with it
             # ("负责人是何静宜" for "负责人是谁"); novelty alone lets such spans stay close to the bare answer.

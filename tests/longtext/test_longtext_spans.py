@@ -5,7 +5,8 @@ import numpy as np
 
 from mmkit.longtext.qa import LongTextQA
 from mmkit.longtext.reader import PRIOR_MARGIN
-from mmkit.longtext.spans import candidates
+from mmkit.longtext.retrieval import terms
+from mmkit.longtext.spans import candidates, tidy_span
 
 
 def test_a_span_that_restates_a_question_word_falls_outside_the_reader_margin():
@@ -72,3 +73,59 @@ def test_urls_and_email_addresses_are_answered_whole():
         out = qa(question, document)
         assert out["answer"] == answer, out
         assert document[out["answer_start"] : out["answer_end"]] == answer
+
+
+def best_span(sentence, question):
+    return candidates(sentence, 0, question)[0].text
+
+
+def test_a_name_with_initials_is_one_answer():
+    assert best_span("The package was written by Pierre G.F. Gerard-Marchant in 2006.", "Who wrote the package?") == \
+        "Pierre G.F. Gerard-Marchant"
+    assert best_span("Octave was first written by John W. Eaton.", "Who wrote Octave first?") == "John W. Eaton"
+    # a period that ends a sentence still ends a span
+    assert not any("Ada. Later" in c.text for c in candidates("The lead was Ada. Later it was Bob.", 0, "Who led?"))
+
+
+def test_a_comma_beside_chinese_ends_a_span():
+    # NFKC has turned "，" into ","; "pager,在无法找到" is two clauses, not an answer
+    spans = [c.text for c in candidates("默认使用 pager,在无法找到 pager 时使用 cat。", 0, "默认使用什么程序？")]
+    assert "pager" in spans and not any("," in span for span in spans)
+    # in English a comma may sit inside an answer
+    assert any("," in c.text for c in candidates("It was signed on 8 June, 1771 in Bath.", 0, "When was it signed?"))
+
+
+def test_a_slash_joined_word_that_holds_a_question_word_repeats_the_question():
+    spans = {c.text: c.prior for c in candidates("Press F5 to import/reload the module.", 0,
+                                                 "Which key reloads the module?")}
+    assert max(spans, key=spans.get) == "F5"
+    assert spans["F5"] > spans.get("import/reload", float("-inf"))
+    # and the same word in the question is a question word too
+    assert best_span("(Next uid/gid allocation: 64070.)", "What is the next uid/gid allocation?") == "64070"
+
+
+def test_number_words_answer_how_many():
+    assert best_span("The list had ten members in February 2012.", "How many members did the list have?") == "ten"
+
+
+def test_decimal_numbers_are_one_term():
+    version_terms = terms("Version 0.9 came after 3.11.")
+    assert "0.9" in version_terms and "3.11" in version_terms and "0" not in version_terms and "9" not in version_terms
+
+
+def test_an_answer_shows_line_wraps_as_spaces_except_inside_chinese():
+    assert tidy_span("John\n  W. Eaton") == "John W. Eaton"
+    assert tidy_span("所介\n绍 Vim") == "所介绍 Vim"
+
+
+def test_a_command_with_its_argument_answers_which_keys_or_command():
+    assert best_span("Type :set ic to make searches ignore case.", "Which command makes searches ignore case?") == \
+        ":set ic"
+    spans = {c.text: c.prior for c in candidates("Press CTRL-W CTRL-W to jump to the other window.", 0,
+                                                 "Which keys take you to the other window?")}
+    assert spans["CTRL-W CTRL-W"] > spans["CTRL-W"]  # "keys", plural, asks for a key too
+
+
+def test_an_adverb_is_not_an_answer():
+    assert best_span("The accounts are automatically created by update-passwd.", "What creates the accounts?") == \
+        "update-passwd"

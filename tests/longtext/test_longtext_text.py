@@ -43,6 +43,9 @@ def test_sentences_respect_abbreviations_and_chinese_stops():
     sentences = [text[s:e] for s, e in split_sentences(text)]
     assert sentences == ["Dr. Smith met Mr. Jones, e.g. at noon.", "They left at 5 p.m. today!", "Then?",
                          "我们到了。", "你好吗?", "好的"]
+    names = "It was written by Pierre G.F. Gerard-Marchant. John W. Eaton wrote Octave."
+    assert [names[s:e] for s, e in split_sentences(names)] == [
+        "It was written by Pierre G.F. Gerard-Marchant.", "John W. Eaton wrote Octave."]
 
 
 def test_soft_wrapped_lines_join_and_short_lines_stand_alone():
