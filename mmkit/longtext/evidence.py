@@ -3,9 +3,11 @@
 Every sentence of the top chunks is scored by how much of the question it covers, weighting each question term by
 its idf over the document (a sentence holding the rare words of the question covers most of it), mixed with the
 MiniLM cosine between question and sentence when an encoder is given. Coverage is also the test for "not in the
-document": a question whose rare words appear in no passage has no sentence that supports an answer.
+document": a question whose rare words appear in no passage has no sentence that supports an answer, and a question
+that names a number or a capitalised name the document never holds (:func:`absent_names`) has none either.
 """
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,6 +36,16 @@ def coverage(question_terms: list[str], text_terms: set[str], index: DocumentInd
     if total <= 0:
         return 0.0
     return sum(index.idf(term) for term in distinct if term in text_terms) / total
+
+
+def absent_names(question: str, index: DocumentIndex) -> list[str]:
+    """Terms of ``question`` that name something, a number or version ("0.9", "2019") or a capitalised word past
+    the first ("Acme"), and that no sentence of the document holds. A question about a thing the document never
+    mentions is not answered from it, however close the rest of the question comes."""
+    tokens = re.findall(r"[A-Za-z0-9][A-Za-z0-9.'_-]*", question)
+    named = [token for k, token in enumerate(tokens)
+             if any(char.isdigit() for char in token) or (k > 0 and token[0].isupper())]
+    return [term for token in named for term in terms(token) if term not in index.sentence_frequency]
 
 
 def rank_evidence(question: str, hits: list[Hit], index: DocumentIndex, encoder=None,

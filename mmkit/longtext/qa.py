@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from mmkit.errors import InputError
-from mmkit.longtext.evidence import rank_evidence
+from mmkit.longtext.evidence import absent_names, rank_evidence
 from mmkit.longtext.reader import CausalLMReader, ExtractiveReader, LexicalReader
 from mmkit.longtext.retrieval import IndexCache
 from mmkit.longtext.spans import asks_for_number, candidates, has_number, tidy_span
@@ -175,7 +175,7 @@ class LongTextQA:
         best = ranked[0]
         evidence_start, evidence_end = to_original(best.start, best.end)
         result.update(evidence=text[evidence_start:evidence_end], start=evidence_start, end=evidence_end)
-        if not self._supports(best, query is not None):
+        if not self._supports(best, query is not None) or absent_names(question, index):
             return result
         spans = []
         # The runner-up sentence adds candidates only if it passes the same support test: a sentence that shares

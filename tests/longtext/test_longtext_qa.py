@@ -200,3 +200,14 @@ def test_real_reader_answers_planted_facts(haystack):
     for needle in haystack.needles:
         out = qa(needle.question, haystack.document)
         assert out["answer"] == needle.answer and out["start"] == needle.start
+
+
+def test_a_question_naming_what_the_document_never_mentions_is_not_answered(qa):
+    document = ("IDLEfork 0.8.1 was released on 22-Jul-2001.\n\nThe Harbour Trust runs the lighthouse tours.\n\n"
+                "The lighthouse on Wyke Island was built by Margaret Olsen in 1884.")
+    assert qa("What is the release date of IDLEfork 0.8.1?", document)["answer"] == "22-Jul-2001"
+    for question in ["What is the release date of IDLEfork 0.9?",  # a version it never has
+                     "Who built the lighthouse on Skye Island?"]:  # a name it never has
+        out = qa(question, document)
+        assert not out["found"] and out["answer"] is None, (question, out["answer"])
+    assert qa("Who built the lighthouse on Wyke Island?", document)["answer"] == "Margaret Olsen"
