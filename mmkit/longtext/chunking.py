@@ -15,6 +15,8 @@ _CJK_RE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf9
 _END_RE = re.compile(r"[。!?;](?=[\u3000-\u9fff\uff00-\uffef])|[。]|[.!?][\"')\]]*(?=\s+[\"'(\[A-Z0-9\u3000-\u9fff])|\n\n")
 # Words that end with a period without ending a sentence.
 _ABBREVIATIONS = {"e.g", "i.e", "etc", "mr", "mrs", "ms", "dr", "prof", "vs", "fig", "no", "st", "jr", "sr", "cf"}
+# An initial of a name ("W" in "John W. Eaton", "G.F" in "Pierre G.F. Gerard-Marchant"): its period ends nothing.
+INITIAL_RE = re.compile(r"[A-Z](\.[A-Z])*")
 _LINE_START_RE = re.compile(r"[-*•#>|+=]|\d+[.)]\s")
 SHORT_LINE_UNITS = 40
 
@@ -89,8 +91,8 @@ def split_sentences(text: str, max_units: int = 400) -> list[tuple[int, int]]:
     for match in _END_RE.finditer(text):
         if match.group() == "." or match.group().startswith("."):
             word = re.search(r"(\w[\w.]*)$", text[max(0, match.start() - 12) : match.start()])
-            if word and (word.group(1).lower() in _ABBREVIATIONS or re.fullmatch(r"[A-Z](\.[A-Z])*", word.group(1))):
-                continue  # "e.g.", "Mr.", and initials: "John W. Eaton", "Pierre G.F. Gerard-Marchant"
+            if word and (word.group(1).lower() in _ABBREVIATIONS or INITIAL_RE.fullmatch(word.group(1))):
+                continue
         cuts.append(match.end())
     cuts = sorted(set(cuts + _line_breaks(text, 0, len(text)) + [len(text)]))
     spans, previous = [], 0

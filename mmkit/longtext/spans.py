@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import jieba
 import jieba.posseg
 
+from mmkit.longtext.chunking import INITIAL_RE
 from mmkit.longtext.retrieval import STOPWORDS, _stem
 
 jieba.setLogLevel(60)  # jieba prints "Building prefix dict..." on first use; the pipeline should stay quiet
@@ -98,11 +99,6 @@ def _join_units(split: list[Word]) -> list[Word]:
     return out
 
 
-def _is_initial(word: Word | None) -> bool:
-    """An initial of a name: "W" in "John W. Eaton", "G.F" in "Pierre G.F. Gerard-Marchant"."""
-    return word is not None and bool(re.fullmatch(r"[A-Z](\.[A-Z])*", word.text))
-
-
 def _ends_span(sentence_words: list[Word], k: int) -> bool:
     """Whether word ``k`` closes every span that reaches it: a sentence mark, a bracket or quote, but not the
     period after an initial, and a comma only beside Chinese (NFKC has made "，" a ","; English answers such as
@@ -111,8 +107,8 @@ def _ends_span(sentence_words: list[Word], k: int) -> bool:
     previous = sentence_words[k - 1] if k > 0 else None
     following = sentence_words[k + 1] if k + 1 < len(sentence_words) else None
     if word.text == ".":
-        return not (_is_initial(previous) and previous.end == word.start and following is not None and
-                    following.text[:1].isupper())
+        after_initial = previous is not None and previous.end == word.start and INITIAL_RE.fullmatch(previous.text)
+        return not (after_initial and following is not None and following.text[:1].isupper())
     if word.text in ",:":
         return any(neighbour is not None and neighbour.is_cjk for neighbour in (previous, following))
     return word.text in _HARD_STOPS
