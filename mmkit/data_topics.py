@@ -107,12 +107,14 @@ def build(out_dir: Path = DATA_DIR, seed: int = SEED) -> dict[str, int]:
 def load_topics(split: str = "train", lang: str | None = None):
     """The data set as a ``datasets.Dataset`` with columns text (str), label (ClassLabel over TOPICS), lang, template.
 
-    lang: "en", "zh" or None for both. ``ds.features["label"].names`` gives the topic names in class order.
+    split: "train", "test" (held-out templates) or "blind" (160 sentences written by hand, without looking at the
+    templates or the model; no template column). lang: "en", "zh" or None for both.
+    ``ds.features["label"].names`` gives the topic names in class order.
     """
     from datasets import ClassLabel, Dataset
 
-    if split not in ("train", "test"):
-        raise InputError(f"split must be 'train' or 'test', got {split!r}")
+    if split not in ("train", "test", "blind"):
+        raise InputError(f"split must be 'train', 'test' or 'blind', got {split!r}")
     if lang not in (None, *LANGS):
         raise InputError(f"lang must be one of {LANGS} or None, got {lang!r}")
     path = DATA_DIR / f"{split}.jsonl"

@@ -218,18 +218,29 @@ def train_topic_classifier(out_dir: Path, seed: int = 0) -> dict:
     model.head.load_state_dict(parts["en"].state_dict())
     model.ngram.load_state_dict(parts["zh"].state_dict())
     model.save_pretrained(out_dir)
-    # The published figures come from the saved files, reloaded, through the same predict() users call.
-    reloaded = TopicClassifier.from_pretrained(out_dir, encoder=encoder)
-    final = {}
-    for lang in LANGS:
-        test_ds = data["test", lang]
-        pred = [TOPICS.index(p) for p in reloaded.predict(test_ds["text"])]
-        final[lang] = {**classification_report(test_ds["label"], pred), "n": len(test_ds)}
-    metrics = {"test": final, "routes": routes, "train_sentences": {lang: len(data["train", lang]) for lang in LANGS},
+    metrics = {**measure_saved(out_dir, encoder), "routes": routes,
+               "train_sentences": {lang: len(data["train", lang]) for lang in LANGS},
                "seed": seed, "train_time_s": round(time.perf_counter() - started, 1)}
     (Path(out_dir) / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
     (Path(out_dir) / "README.md").write_text(_card(metrics), encoding="utf-8")
     return metrics
+
+
+def measure_saved(out_dir: Path, encoder=None) -> dict:
+    """Accuracy and macro P/R/F1 per language of the classifier saved in ``out_dir``, reloaded and run through the
+    same ``predict()`` users call: {"test": {lang: {...}}, "blind": {lang: {...}}}."""
+    from mmkit.data_topics import LANGS, TOPICS, load_topics
+    from mmkit.metrics import classification_report
+
+    reloaded = TopicClassifier.from_pretrained(out_dir, encoder=encoder)
+    figures = {}
+    for split in ("test", "blind"):
+        figures[split] = {}
+        for lang in LANGS:
+            data = load_topics(split, lang)
+            pred = [TOPICS.index(p) for p in reloaded.predict(data["text"])]
+            figures[split][lang] = {**classification_report(data["label"], pred), "n": len(data)}
+    return figures
 
 
 def _card(metrics: dict) -> str:
@@ -239,10 +250,12 @@ def _card(metrics: dict) -> str:
     rows = [
         f"| {name} | {pct(by_lang['en'])} | {pct(by_lang['zh'])} |" for name, by_lang in metrics["routes"].items()
     ]
-    test = metrics["test"]
+    test, blind = metrics["test"], metrics["blind"]
     return template.format(
         en_acc=pct(test["en"]), zh_acc=pct(test["zh"]), en_f1=f"{test['en']['f1']:.3f}",
         zh_f1=f"{test['zh']['f1']:.3f}", en_n=test["en"]["n"], zh_n=test["zh"]["n"],
+        blind_en_acc=pct(blind["en"]), blind_zh_acc=pct(blind["zh"]), blind_en_f1=f"{blind['en']['f1']:.3f}",
+        blind_zh_f1=f"{blind['zh']['f1']:.3f}", blind_en_n=blind["en"]["n"], blind_zh_n=blind["zh"]["n"],
         routes="\n".join(rows), train_time=f"{metrics['train_time_s'] / 60:.1f}",
         n_train_en=metrics["train_sentences"]["en"], n_train_zh=metrics["train_sentences"]["zh"],
     )

@@ -19,6 +19,14 @@ def test_balanced_sizes_per_language_and_topic():
         assert counts == {(lang, topic): per for lang in LANGS for topic in TOPICS}
 
 
+def test_blind_sentences_are_balanced_and_new():
+    blind = rows("blind")
+    assert Counter((r["lang"], r["label"]) for r in blind) == {(lang, topic): 10 for lang in LANGS for topic in TOPICS}
+    texts = [r["text"] for r in blind]
+    assert len(set(texts)) == len(texts) and not set(texts) & {r["text"] for r in rows("train") + rows("test")}
+    assert load_topics("blind", "zh").num_rows == 80
+
+
 def test_test_sentences_come_only_from_held_out_templates():
     train, test = rows("train"), rows("test")
     assert not {r["text"] for r in train} & {r["text"] for r in test}

@@ -14,6 +14,7 @@ from mmkit.models.text_classifier import (
     TopicClassifier,
     TopicClassifierConfig,
     detect_lang,
+    measure_saved,
 )
 from mmkit.models.train import run
 
@@ -92,3 +93,14 @@ def test_shipped_classifier_on_held_out_sentences():
     metrics = json.loads((REPO_ROOT / TOPIC_DIR / "metrics.json").read_text())
     assert metrics["test"]["en"]["accuracy"] >= 0.95 and metrics["test"]["zh"]["accuracy"] >= 0.85
     assert metrics["routes"]["char-ngram"]["zh"]["accuracy"] > metrics["routes"]["minilm-head"]["zh"]["accuracy"]
+
+
+@pytest.mark.skipif(not is_ready("topic-classifier"), reason="topic classifier not trained")
+def test_the_card_figures_are_what_the_shipped_files_measure():
+    # test and blind figures recomputed from the committed weights equal metrics.json, and the card shows them
+    metrics = json.loads((REPO_ROOT / TOPIC_DIR / "metrics.json").read_text())
+    fresh = measure_saved(REPO_ROOT / TOPIC_DIR)
+    assert fresh["test"] == metrics["test"] and fresh["blind"] == metrics["blind"]
+    card = (REPO_ROOT / TOPIC_DIR / "README.md").read_text(encoding="utf-8")
+    assert f"| Chinese | {100 * metrics['blind']['zh']['accuracy']:.1f}% |" in card
+    assert metrics["blind"]["zh"]["accuracy"] < metrics["test"]["zh"]["accuracy"]  # templates flatter the n-grams
