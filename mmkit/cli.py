@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import sys
+from pathlib import Path
 
 from mmkit.errors import InputError, MissingDependencyError
 
@@ -59,9 +60,13 @@ def cmd_index_search(args) -> object:
 
 
 def cmd_ask(args) -> object:
-    result = _pipeline("long-text-qa", args)(question=args.question, document=args.document)
-    answer = result["answer"] if result.get("found", True) and result["answer"] else "(not in the document)"
-    return result, f"{answer}\n\nevidence [{result.get('start')}:{result.get('end')}]: {result.get('evidence')}"
+    # The document is always a file here: a misspelt or swapped path must not be answered as if it were the text.
+    result = _pipeline("long-text-qa", args)(question=args.question, document=Path(args.document))
+    if result["found"]:
+        label, answer = "evidence", result["answer"]
+    else:
+        label, answer = "closest sentence", "(not in the document)"
+    return result, f"{answer}\n\n{label} [{result.get('start')}:{result.get('end')}]: {result.get('evidence')}"
 
 
 def cmd_models(args) -> object:
@@ -112,8 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
     _model_args(p)
     p.set_defaults(run=cmd_index_search)
 
-    p = commands.add_parser("ask", help="answer a question about a long .txt/.md document")
-    p.add_argument("document")
+    p = commands.add_parser("ask", help="answer a question about a long .txt, .md or .pdf file")
+    p.add_argument("document", help="path of a .txt, .md or .pdf file")
     p.add_argument("question")
     _model_args(p)
     p.set_defaults(run=cmd_ask)

@@ -42,6 +42,9 @@ def test_classify_zero_shot_json():
 @pytest.mark.parametrize("args, message", [
     (["classify", "   ", "--labels", "a,b"], "empty"),
     (["ask", "/no/such/document.md", "What?"], "no file at"),
+    # a misspelt path, or the arguments swapped, is not answered as if the words were the document
+    (["ask", "README.md.nope", "What is it?"], "no file at"),
+    (["ask", "Which planet has the Great Red Spot?", "data/examples/documents/solar_system.md"], "no file at"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args, message):
     proc = run_cli(*args, check=False)
@@ -49,3 +52,11 @@ def test_bad_input_is_one_line_and_exit_2(args, message):
     assert proc.stderr.startswith("mmkit: ")
     assert message in proc.stderr.lower()
     assert "Traceback" not in proc.stderr
+
+
+def test_ask_answers_from_a_file_and_says_when_the_answer_is_not_there():
+    document = "data/examples/documents/solar_system.md"
+    answer = run_cli("ask", document, "Which planet has the Great Red Spot?").stdout
+    assert answer.startswith("Jupiter") and "evidence [" in answer
+    missing = run_cli("ask", document, "Who was the first person to walk on Mars?").stdout
+    assert missing.startswith("(not in the document)") and "closest sentence [" in missing
