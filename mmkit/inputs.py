@@ -35,7 +35,8 @@ MAX_ZIP_BYTES = 200_000_000  # uncompressed total of the images in one archive (
 
 # What Pillow raises on a damaged file, depending on the plugin: truncated data is an OSError, a bad header is
 # often a SyntaxError, some decoders fail with struct.error, EOFError or IndexError.
-_DECODE_ERRORS = (OSError, SyntaxError, EOFError, struct.error, IndexError, Image.DecompressionBombError)
+# ValueError: a damaged GIF's frame box outside the canvas ("tile cannot extend outside image").
+_DECODE_ERRORS = (OSError, SyntaxError, EOFError, struct.error, IndexError, ValueError, Image.DecompressionBombError)
 # What zipfile raises on a damaged archive: bad offsets surface as OSError (a negative seek), bad fields as
 # ValueError/struct.error, bad names as UnicodeDecodeError (a ValueError), bad data as zlib.error or EOFError.
 _ZIP_READ_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, struct.error)

@@ -12,7 +12,7 @@ import zipfile
 
 import pytest
 from hardening_files import encode, picture
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
@@ -108,6 +108,7 @@ SEEDS = {fmt: encode(picture(), fmt) for fmt in ("PNG", "JPEG", "GIF", "BMP", "W
     st.lists(st.integers(0, 255), min_size=8, max_size=8),
     st.one_of(st.none(), st.integers(0, 10**6)),
 )
+@example("GIF", [1592], [0] * 8, None)  # found by this test: Pillow's ValueError "tile cannot extend outside image"
 def test_load_image_on_damaged_files_gives_an_image_or_input_error(fmt, positions, values, cut):
     data = _flip(SEEDS[fmt], positions, values)
     if cut is not None:
