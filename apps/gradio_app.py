@@ -141,8 +141,10 @@ def answer(document: str, document_file: str | None, question: str, model: str, 
     qa = get_pipeline("long-text-qa", model, quantization)
     progress(0.1, desc="indexing")
     result = qa(question=question, document=document, as_text=True)
-    reply = result["answer"] if result.get("found", True) and result["answer"] else text("not_found", ui_lang)
-    return reply, highlight_segments(document, result.get("start"), result.get("end"))
+    if result["found"]:
+        return result["answer"], highlight_segments(document, result["start"], result["end"])
+    return text("not_found", ui_lang), highlight_segments(document, result["start"], result["end"],
+                                                          label=text("closest", ui_lang))
 
 
 def _example(name: str) -> str:

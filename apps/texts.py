@@ -48,6 +48,7 @@ TEXTS = {
     "answer": {"en": "Answer", "zh": "答案"},
     "evidence": {"en": "Evidence in the document", "zh": "文档中的依据"},
     "not_found": {"en": "Not in the document.", "zh": "文档中没有找到答案。"},
+    "closest": {"en": "closest sentence (no answer)", "zh": "最接近的句子（不是答案）"},
     "indexed": {"en": "{n} images indexed", "zh": "已索引 {n} 张图像"},
     "no_index": {"en": "Build the index first.", "zh": "请先建立索引。"},
     "one_query": {"en": "Type a text or give an image to search with.", "zh": "请输入文本或提供一张图像作为检索条件。"},

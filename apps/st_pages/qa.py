@@ -37,11 +37,10 @@ if st.button(t("ask"), type="primary", key="qa_go"):
             with st.status(t("ask")):
                 result = get_pipeline("long-text-qa", model, quantization)(question=question, document=document,
                                                                            as_text=True)
-            found = result.get("found", True) and result["answer"]
-            st.subheader(result["answer"] if found else t("not_found"))
+            st.subheader(result["answer"] if result["found"] else t("not_found"))
             if result.get("start") is not None:
                 s, e = result["start"], result["end"]
-                st.caption(t("evidence"))
+                st.caption(t("evidence") if result["found"] else t("closest"))
                 before, evidence, after = (markdown_literal(part) for part in
                                            (document[max(0, s - 300):s], document[s:e], document[e:e + 300]))
                 st.markdown(f"…{before}**:orange-background[{evidence}]**{after}…")

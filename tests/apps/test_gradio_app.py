@@ -77,6 +77,15 @@ def test_long_text_qa_with_highlighted_evidence(client):
     assert evidence and "Great Red Spot" in evidence[0]
 
 
+def test_an_unanswered_question_marks_the_closest_sentence_as_no_answer(client):
+    document = (DOCS / "solar_system.md").read_text(encoding="utf-8")
+    answer, highlighted = client.predict(document, None, "Who was the first person to walk on Mars?", "lexical",
+                                         "none", "en", api_name="/answer")
+    assert answer == "Not in the document."
+    labels = {part.get("class_or_confidence") for part in highlighted} - {None}
+    assert labels == {"closest sentence (no answer)"}
+
+
 def test_qa_without_a_document_is_a_clear_error(client):
     with pytest.raises(AppError, match="document"):
         client.predict("", None, "What?", "", "none", "en", api_name="/answer")

@@ -69,7 +69,11 @@ def test_retrieval_page_search_before_and_after_index():
 def test_qa_page_answers_and_refuses_an_empty_question():
     app = open_page("st_pages/qa.py")
     click(app, "qa_go")
-    assert "Jupiter" in app.subheader[0].value
+    assert "Jupiter" in app.subheader[0].value and app.caption[0].value == "Evidence in the document"
+    app.text_input(key="qa_question").input("Who was the first person to walk on Mars?")
+    click(app, "qa_go")
+    assert app.subheader[0].value == "Not in the document."
+    assert app.caption[0].value == "closest sentence (no answer)"  # the sentence shown is no evidence
     app.text_input(key="qa_question").input("  ")
     click(app, "qa_go")
     assert app.error and "empty" in app.error[0].value
