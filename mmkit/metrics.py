@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 from sklearn import metrics as skm
 
+from mmkit.cjk import CJK_CHAR
 from mmkit.errors import InputError
 
 
@@ -105,7 +106,6 @@ def perplexity(mean_loss: float) -> float:
 # --- extractive QA (SQuAD v1.1 scoring), with CJK text scored per character ---------------------------------
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af]")
 
 
 def _is_punct(ch: str) -> bool:
@@ -124,7 +124,7 @@ def normalize_answer(text: str) -> str:
 def answer_tokens(text: str) -> list[str]:
     """Normalised tokens: whitespace words, except that each CJK character is its own token
     (Chinese has no spaces, and the CMRC/DuReader convention scores it per character)."""
-    spaced = _CJK.sub(lambda m: f" {m.group(0)} ", normalize_answer(text))
+    spaced = CJK_CHAR.sub(lambda m: f" {m.group(0)} ", normalize_answer(text))
     return spaced.split()
 
 

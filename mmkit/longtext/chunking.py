@@ -8,8 +8,9 @@ tokens of English or 200 Chinese characters, which fits MiniLM's 256-token windo
 import re
 from dataclasses import dataclass, field
 
+from mmkit.cjk import CJK_CHAR
+
 CJK_UNITS = 3
-_CJK_RE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 # A sentence ends at a Chinese full stop (or !?; which NFKC made ASCII) wherever it is, at .!? followed by a space
 # and something that can start a sentence, and at a paragraph break.
 _END_RE = re.compile(r"[。!?;](?=[\u3000-\u9fff\uff00-\uffef])|[。]|[.!?][\"')\]]*(?=\s+[\"'(\[A-Z0-9\u3000-\u9fff])|\n\n")
@@ -23,12 +24,12 @@ SHORT_LINE_UNITS = 40
 
 def units(text: str) -> int:
     """Length in units (see the module docstring)."""
-    return len(text) + (CJK_UNITS - 1) * len(_CJK_RE.findall(text))
+    return len(text) + (CJK_UNITS - 1) * len(CJK_CHAR.findall(text))
 
 
 def is_cjk(text: str) -> bool:
     """True when most letters of ``text`` are CJK characters."""
-    cjk = len(_CJK_RE.findall(text))
+    cjk = len(CJK_CHAR.findall(text))
     latin = sum(char.isascii() and char.isalpha() for char in text)
     return cjk > latin / 4
 

@@ -18,11 +18,12 @@ from dataclasses import dataclass, field
 import bm25s
 import numpy as np
 
+from mmkit.cjk import HAN
 from mmkit.longtext.chunking import Chunk, chunk_text, is_cjk
 from mmkit.longtext.cleaning import CleanText, clean
 
 # A decimal number or version stays one term ("0.9", "3.11"): split, "version 0.9" would match any "0" and "9".
-_WORD_RE = re.compile(r"\d+(?:\.\d+)+|[a-z0-9_]+|[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+_WORD_RE = re.compile(rf"\d+(?:\.\d+)+|[a-z0-9_]+|[{HAN}]+")
 STOPWORDS = frozenset(
     "a an the and or but if of to in on at by for with from as into onto about over under than then that this these "
     "those is are was were be been being am do does did done has have had having it its it's he she they them their "

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import jieba
 import jieba.posseg
 
+from mmkit.cjk import HAN
 from mmkit.longtext.chunking import INITIAL_RE
 from mmkit.longtext.retrieval import STOPWORDS, _stem
 
@@ -23,7 +24,7 @@ jieba.setLogLevel(60)  # jieba prints "Building prefix dict..." on first use; th
 _URL = r"[A-Za-z][\w+.-]*://[^\s<>\"'()\[\]{}]*[^\s<>\"'()\[\]{}.,;:!?]"
 _EMAIL = r"\w[\w.+-]*@\w[\w-]*(?:\.\w[\w-]*)+"
 _TOKEN_RE = re.compile(_URL + "|" + _EMAIL + r"|[:%$@#/\\]?\w+(?:[-'’._/:,$]\w+)*[$%]?|[^\w\s]")
-_CJK_RUN_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+_CJK_RUN_RE = re.compile(f"[{HAN}]+")
 _HARD_STOPS = set(".;!?()[]{}<>\"`。;|=")
 _CODE_MARKS = set(":%$@#/\\")
 ZH_FUNCTION_WORDS = frozenset("的 了 是 在 和 与 或 及 为 将 把 被 对 从 以 由 于 也 都 而 之 其 这 那 一个 可以 就 要 请 中 上 下 来 去 会 能".split())
@@ -59,8 +60,7 @@ class Candidate:
 def tidy_span(text: str) -> str:
     """A span as an answer shows it: each run of whitespace (a line wrap) becomes one space, or nothing between two
     Chinese characters ("所介\n绍" -> "所介绍")."""
-    cjk = _CJK_RUN_RE.pattern[:-1]  # the character class, without the run's "+"
-    return re.sub(rf"(?<={cjk}) (?={cjk})", "", " ".join(text.split()))
+    return re.sub(f"(?<=[{HAN}]) (?=[{HAN}])", "", " ".join(text.split()))
 
 
 def words(text: str, offset: int = 0) -> list[Word]:

