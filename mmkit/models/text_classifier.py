@@ -256,4 +256,6 @@ def _card(metrics: dict) -> str:
         blind_zh_f1=f"{blind['zh']['f1']:.3f}", blind_en_n=blind["en"]["n"], blind_zh_n=blind["zh"]["n"],
         routes="\n".join(rows), train_time=f"{metrics['train_time_s'] / 60:.1f}",
         n_train_en=metrics["train_sentences"]["en"], n_train_zh=metrics["train_sentences"]["zh"],
+        h_test_en=round(test["en"]["accuracy"], 4), h_test_zh=round(test["zh"]["accuracy"], 4),
+        h_blind_en=round(blind["en"]["accuracy"], 4), h_blind_zh=round(blind["zh"]["accuracy"], 4),
     )

@@ -1,4 +1,4 @@
-"""``python -m mmkit.models.train NAME``: train an embedded model and write it under ``data/models/NAME/``.
+"""``python -m mmkit.models.train NAME``: train an embedded model and write it under ``mmkit/weights/NAME/``.
 
 Each trainable model is one line in ``TRAINERS``: its name and ``"module:function"``, a function that takes the
 output folder, saves weights, config and card there, and returns its metrics (a dict).
@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 from mmkit.errors import InputError
-from mmkit.models.registry import REPO_ROOT
+from mmkit.models.registry import weights_dir
 
 TRAINERS = {
     "topic-classifier": "mmkit.models.text_classifier:train_topic_classifier",
@@ -22,18 +22,18 @@ TRAINERS = {
 
 
 def run(name: str, out_dir: str | Path | None = None) -> dict:
-    """Train ``name`` into ``out_dir`` (default ``data/models/<name>``) and return its metrics."""
+    """Train ``name`` into ``out_dir`` (default ``mmkit/weights/<name>``, shipped in the wheel) and return its metrics."""
     if name not in TRAINERS:
         raise InputError(f"no trainer for {name!r}; trainable models: {', '.join(TRAINERS)}")
     module, function = TRAINERS[name].split(":")
     trainer = getattr(importlib.import_module(module), function)
-    return trainer(Path(out_dir) if out_dir else REPO_ROOT / "data" / "models" / name)
+    return trainer(Path(out_dir) if out_dir else weights_dir(name))
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Train an embedded mmkit model.")
     parser.add_argument("name", help=f"one of: {', '.join(TRAINERS)}")
-    parser.add_argument("--out", help="output folder (default: data/models/NAME)")
+    parser.add_argument("--out", help="output folder (default: mmkit/weights/NAME)")
     args = parser.parse_args(argv)
     try:
         metrics = run(args.name, args.out)

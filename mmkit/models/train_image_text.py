@@ -22,10 +22,10 @@ from mmkit.emoji_data import EmojiImageText, composite_caption, load_glyphs
 from mmkit.metrics import exact_match, recall_at_k, token_f1
 from mmkit.models.captioner import CaptionTokenizer, TinyCaptioner, TinyCaptionerConfig
 from mmkit.models.clip import TinyClip, TinyClipConfig
+from mmkit.models.registry import weights_dir
 from mmkit.training import TrainConfig, train
 
-MODELS_DIR = Path(__file__).resolve().parents[2] / "data" / "models"
-CLIP_DIR, CAPTIONER_DIR = MODELS_DIR / "tiny-clip", MODELS_DIR / "tiny-captioner"
+CLIP_DIR, CAPTIONER_DIR = weights_dir("tiny-clip"), weights_dir("tiny-captioner")
 EVAL_SEED = 10_000  # evaluation images use seeds training never uses (training: seed 0)
 AUGMENT = 0.5  # augmentation strength of training and of the "new augmentations" evaluation (see EmojiImageText)
 _MARKERS = re.compile(r"<!-- metrics -->.*<!-- /metrics -->", re.S)

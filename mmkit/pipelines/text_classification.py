@@ -92,11 +92,10 @@ class TextClassificationPipeline(Pipeline):
 
     def _own_head(self):
         """The topic head bound to this pipeline's own (quantized) encoder instead of the shared MiniLM."""
-        from mmkit.models.registry import REPO_ROOT, get_spec
+        from mmkit.models.registry import weights_dir
         from mmkit.models.text_classifier import TopicClassifier
 
-        folder = REPO_ROOT / get_spec("topic-classifier").source.removeprefix("repo:")
-        return TopicClassifier.from_pretrained(folder, encoder=self.encoder)
+        return TopicClassifier.from_pretrained(weights_dir("topic-classifier"), encoder=self.encoder)
 
     def _load_sequence_classifier(self, model) -> None:
         from transformers import AutoModelForSequenceClassification, AutoTokenizer

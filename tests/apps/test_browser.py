@@ -23,7 +23,7 @@ needs_image_models = pytest.mark.skipif(
     not (is_ready("tiny-clip") and is_ready("tiny-captioner")),
     reason="the embedded image models are not trained: python -m mmkit.models.train tiny-clip (then tiny-captioner)",
 )
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed: run `sudo make system-deps`")
 
 
 @pytest.fixture(scope="module")

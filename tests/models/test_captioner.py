@@ -1,4 +1,3 @@
-from pathlib import Path
 
 import pytest
 import torch
@@ -6,15 +5,16 @@ import torch
 from mmkit import emoji_data
 from mmkit.emoji_data import EmojiImageText
 from mmkit.models.captioner import CaptionTokenizer, TinyCaptioner, TinyCaptionerConfig
+from mmkit.models.registry import weights_dir
 from mmkit.objectives import causal_lm_loss
 
-SHIPPED = Path(__file__).resolve().parents[2] / "data" / "models" / "tiny-captioner"
+SHIPPED = weights_dir("tiny-captioner")
 needs_font = pytest.mark.skipif(
     emoji_data.font_path() is None,
-    reason="Noto Color Emoji is not installed (apt-get install fonts-noto-color-emoji; .ci/run installs it)",
+    reason="Noto Color Emoji is not installed: run `sudo make system-deps`",
 )
 needs_weights = pytest.mark.skipif(
-    not (SHIPPED / "model.safetensors").is_file(), reason="data/models/tiny-captioner has no weights yet"
+    not (SHIPPED / "model.safetensors").is_file(), reason="mmkit/weights/tiny-captioner has no weights yet"
 )
 
 

