@@ -10,9 +10,11 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.mmkit-installed
 LOCK   := requirements/lock.txt
 EXTRAS := apps,course,dev,faiss,zh,reader
-# Debian packages some tests use: the colour emoji font (embedded image-text data), the CJK font (Chinese labels in
-# figures and browser screenshots) and Chromium (the browser test).
-DEBIAN_PACKAGES := fonts-noto-color-emoji fonts-noto-cjk chromium
+# Debian packages the tests and benches use: the colour emoji font (embedded image-text data), the CJK font (Chinese
+# labels in figures and browser screenshots), Chromium (the browser test), and the Chinese documentation the
+# long-text QA question sets read (data/longqa/README-reader-sets.md).
+DEBIAN_PACKAGES := fonts-noto-color-emoji fonts-noto-cjk chromium \
+	emacs-common debian-reference-zh-cn debian-faq-zh-cn maint-guide-zh-cn
 
 .PHONY: install system-deps lock demo demo-streamlit test test-slow lint bench course grade models wheel clean
 
