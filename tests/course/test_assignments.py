@@ -8,11 +8,11 @@ imports nothing, attention only torch) and small limits; the full sweep over eve
 import csv
 import shutil
 import sys
-import tomllib
 from pathlib import Path
 
 import nbformat
 import pytest
+import tomllib
 
 ASSIGNMENTS = Path(__file__).resolve().parents[2] / "course" / "assignments"
 sys.path.insert(0, str(ASSIGNMENTS))
