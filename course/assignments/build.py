@@ -1,45 +1,29 @@
-"""Write each assignment's student notebook from its reference solution (run: python course/assignments/build.py).
+"""Build what students get from what teachers edit (run: python course/assignments/build.py [--handout DIR]).
 
-Code between ``# BEGIN SOLUTION`` and ``# END SOLUTION`` in ``solution.py`` becomes
-``raise NotImplementedError  # 在这里写你的代码``; the graded cell is tagged ``graded`` so that ``grade.py`` exports
-only that cell. Teachers edit ``solution.py`` and re-run this script; they never edit two copies.
+* ``student.ipynb`` of every assignment, from its ``solution.py`` and ``README.md``: code between
+  ``# BEGIN SOLUTION`` and ``# END SOLUTION`` becomes ``raise NotImplementedError  # 在这里写你的代码``, and the graded
+  cell is tagged ``graded`` so that ``grade.py`` exports only that cell. Teachers edit ``solution.py`` and the
+  README and re-run this script; they never edit two copies.
+* with ``--handout DIR``, a folder to give students: per assignment ``student.ipynb``, ``test_public.py``,
+  ``README.md`` and ``assignment.toml``, plus ``grade.py``, ``guard.py`` and the top README. No ``solution.py``
+  and no hidden tests (not even the examples) go in; the build checks the finished folder for both.
 """
 
+import argparse
 import re
+import shutil
 from pathlib import Path
 
 import nbformat
 
 HERE = Path(__file__).resolve().parent
 BLANK = re.compile(r"^(?P<indent>[ \t]*)# BEGIN SOLUTION\n.*?^[ \t]*# END SOLUTION\n", re.S | re.M)
+HANDOUT_FILES = ("student.ipynb", "test_public.py", "README.md", "assignment.toml")
+TOOLS = ("grade.py", "guard.py", "README.md")
 
-INTRO = {
-    "01_attention": (
-        "作业 1：缩放点积注意力",
-        "实现 $\\mathrm{Attention}(Q,K,V)=\\mathrm{softmax}(QK^\\top/\\sqrt{d_k}+M)V$，同时返回输出和注意力权重。"
-        "`mask` 为布尔张量，`True` 表示允许关注。",
-    ),
-    "02_causal_multihead": (
-        "作业 2：带因果掩码的多头自注意力",
-        "先实现因果掩码（下三角），再把输入投影为 Q、K、V，拆成多个头，分别做缩放点积注意力，拼接后经过输出投影。"
-        "结果要与 `torch.nn.MultiheadAttention` 在相同权重下一致。",
-    ),
-    "03_late_fusion": (
-        "作业 3：决策级（后期）融合",
-        "每个模态给出一组 logits $z_i$，融合结果为 $P=\\mathrm{softmax}(\\sum_i w_i z_i)$，权重先归一化为和为 1；"
-        "缺失的模态（`None`）要被丢弃，剩余权重重新归一化。",
-    ),
-    "04_info_nce": (
-        "作业 4：对称 InfoNCE 对比损失",
-        "把图像与文本向量做 L2 归一化，相似度除以温度得到 logits，对“图像找文本”和“文本找图像”两个方向分别求交叉熵，"
-        "再取平均。",
-    ),
-    "05_chunking": (
-        "作业 5：带偏移量的滑动窗口切分",
-        "长文本要切成重叠的窗口才能交给模型阅读。返回每个窗口在原文中的起止字符位置，保证 `text[start:end] == chunk`，"
-        "最后一个窗口结束于文本末尾。",
-    ),
-}
+
+def assignments() -> list[Path]:
+    return sorted(p for p in HERE.iterdir() if (p / "solution.py").exists())
 
 
 def student_source(solution: str) -> str:
@@ -47,19 +31,18 @@ def student_source(solution: str) -> str:
 
 
 def build(assignment: Path) -> Path:
-    title, task = INTRO[assignment.name]
-    code = student_source((assignment / "solution.py").read_text(encoding="utf-8"))
-    graded = nbformat.v4.new_code_cell(code)
+    """Write ``assignment/student.ipynb``: the README, the graded cell, a scratch cell."""
+    readme = (assignment / "README.md").read_text(encoding="utf-8").strip()
+    graded = nbformat.v4.new_code_cell(student_source((assignment / "solution.py").read_text(encoding="utf-8")))
     graded.metadata["tags"] = ["graded"]
     notebook = nbformat.v4.new_notebook()
     notebook.cells = [
-        nbformat.v4.new_markdown_cell(f"# {title}\n\n{task}\n\n"
-                                      "只修改带 `raise NotImplementedError` 的地方，不要改函数名和参数。"
-                                      "写完后在仓库根目录运行：\n\n"
-                                      f"```bash\nmake grade ASSIGNMENT={assignment.name}\n```\n\n"
-                                      "它会运行公开测试并给出得分。"),
+        nbformat.v4.new_markdown_cell(readme + "\n\n只修改带 `raise NotImplementedError` 的地方，不要改函数名和参数。"
+                                      "写完后保存，在作业文件夹的上一级运行：\n\n"
+                                      f"```bash\npython grade.py {assignment.name} {assignment.name}/student.ipynb\n```"
+                                      "\n\n它会运行公开测试，列出没通过的测试和原因。"),
         graded,
-        nbformat.v4.new_markdown_cell("## 自己试一试\n\n在下面的单元格里调用你的函数，观察输出。"),
+        nbformat.v4.new_markdown_cell("## 自己试一试\n\n在下面的单元格里调用你的函数，观察输出（这个单元格不计分）。"),
         nbformat.v4.new_code_cell(""),
     ]
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
@@ -68,6 +51,39 @@ def build(assignment: Path) -> Path:
     return path
 
 
+def solution_lines(assignment: Path) -> set[str]:
+    """The non-trivial lines that only the reference solution has (what a handout must not contain)."""
+    solution = (assignment / "solution.py").read_text(encoding="utf-8")
+    blanks = "".join(m.group(0) for m in BLANK.finditer(solution)).splitlines()
+    return {line.strip() for line in blanks if len(line.strip()) > 12 and "SOLUTION" not in line}
+
+
+def handout(out: Path) -> Path:
+    """Write the student handout to ``out`` (which must not exist yet) and check it leaks nothing."""
+    if out.exists():
+        raise FileExistsError(f"{out} exists; choose a new folder")
+    out.mkdir(parents=True)
+    for name in TOOLS:
+        shutil.copy(HERE / name, out / name)
+    for assignment in assignments():
+        (out / assignment.name).mkdir()
+        for name in HANDOUT_FILES:
+            shutil.copy(assignment / name, out / assignment.name / name)
+    leaks = [p for p in out.rglob("*") if p.name == "solution.py" or "hidden" in p.name]
+    for assignment in assignments():
+        text = "\n".join(p.read_text(encoding="utf-8") for p in (out / assignment.name).iterdir())
+        leaks += [f"{assignment.name}: {line}" for line in solution_lines(assignment) if line in text]
+    if leaks:
+        shutil.rmtree(out)
+        raise RuntimeError(f"the handout would leak the solution or hidden tests: {leaks[:5]}")
+    return out
+
+
 if __name__ == "__main__":
-    for name in INTRO:
-        print(build(HERE / name))
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--handout", type=Path, metavar="DIR", help="also write the student handout to DIR")
+    args = parser.parse_args()
+    for folder in assignments():
+        print(build(folder))
+    if args.handout:
+        print(handout(args.handout))
