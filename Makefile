@@ -16,7 +16,7 @@ EXTRAS := apps,course,dev,faiss,zh,reader
 DEBIAN_PACKAGES := fonts-noto-color-emoji fonts-noto-cjk chromium \
 	emacs-common debian-reference-zh-cn debian-faq-zh-cn maint-guide-zh-cn
 
-.PHONY: install system-deps lock demo demo-streamlit test test-slow lint bench course grade models wheel clean
+.PHONY: install system-deps lock demo demo-streamlit test test-slow lint bench course grade handout models wheel clean
 
 install: $(STAMP)
 
@@ -70,9 +70,15 @@ course: install
 	$(PY) course/run_notebooks.py
 
 # Retrain every model shipped in mmkit/weights/ from scratch (each about 30 minutes or less on 2 CPU cores).
-# Grade a student notebook: make grade ASSIGNMENT=01_attention [SUBMISSION=path/to/notebook.ipynb]
+# Grade a notebook or a folder of them: make grade ASSIGNMENT=01_attention SUBMISSION=path [HIDDEN=teacher/hidden]
+# (HIDDEN: a folder outside the repo with <assignment>/test_*.py; CSV=scores.csv for one row per submission)
 grade: install
-	$(PY) course/assignments/grade.py $(ASSIGNMENT) $(SUBMISSION)
+	$(PY) course/assignments/grade.py $(ASSIGNMENT) $(SUBMISSION) $(if $(HIDDEN),--hidden $(HIDDEN)) \
+		$(if $(CSV),--csv $(CSV))
+
+# The students' copy of the assignments (no hidden tests, no reference solutions): make handout OUT=folder
+handout: install
+	$(PY) course/assignments/build.py --handout $(OUT)
 
 models: install
 	for name in topic-classifier tiny-clip tiny-captioner; do $(PY) -m mmkit.models.train $$name || exit 1; done
