@@ -110,12 +110,15 @@ class LongTextQA:
              Gemma-3-270M for Chinese), "lexical" for the model-free span prior, a local path or hub id of a causal
              LM or an extractive QA model, or a reader object (see :mod:`mmkit.longtext.reader`).
     lang:    "en", "zh" or "auto" (decided per document).
+    prepare: None, or a function called once on each reader when it is loaded, returning the reader to use (the
+             pipeline gives itself a private, quantized copy of the shared embedded reader there).
     """
 
     def __init__(self, encoder=None, reader=None, lang: str = "auto", top_k: int = 3, cache_size: int = 8,
-                 min_support: float = MIN_SUPPORT, min_coverage: float = MIN_COVERAGE):
+                 min_support: float = MIN_SUPPORT, min_coverage: float = MIN_COVERAGE, prepare=None):
         if lang not in ("auto", "en", "zh"):
             raise InputError(f"lang must be 'auto', 'en' or 'zh', not {lang!r}")
+        self._prepare = prepare
         self._encoder_spec, self._reader_spec = encoder, reader
         self._encoder, self._readers = None, {}
         self.lang = lang
@@ -134,7 +137,8 @@ class LongTextQA:
         """The reader for ``lang``, loaded on first use (a given reader object serves every language)."""
         key = lang if self._reader_spec is None else "any"
         if key not in self._readers:
-            self._readers[key] = _load_reader(self._reader_spec, lang)
+            reader = _load_reader(self._reader_spec, lang)
+            self._readers[key] = self._prepare(reader) if self._prepare else reader
         return self._readers[key]
 
     def _supports(self, evidence, with_cosine: bool) -> bool:
