@@ -51,13 +51,24 @@ def _module(model, part: str | None) -> nn.Module:
     return model
 
 
+def private_copy(model, memo: dict | None = None):
+    """``copy.deepcopy(model)`` that shares ``model.tokenizer`` (read-only, and as costly to copy as MiniLM's weights).
+
+    memo: objects to map to others instead of copying them, as for ``copy.deepcopy``."""
+    memo = dict(memo or {})
+    tokenizer = getattr(model, "tokenizer", None)
+    if tokenizer is not None:
+        memo.setdefault(id(tokenizer), tokenizer)
+    return copy.deepcopy(model, memo)
+
+
 def own_model(model, device: torch.device, quantization: str | None = None, *, shared: bool, part: str | None = None,
               **quantize_options):
     """``model`` ready to run on ``device`` with ``quantization``; the one place a pipeline gets its model from.
 
     shared: True for a registry model (read-only, see the module docstring). It is returned unchanged when it already
-        runs as asked (float, on ``device``); otherwise a ``copy.deepcopy`` of it is moved and quantized, so the shared
-        one stays float where it was. A deepcopy of the float model costs less than loading it again from disk
+        runs as asked (float, on ``device``); otherwise a :func:`private_copy` of it is moved and quantized, so the shared
+        one stays float where it was. Copying the float model costs less than loading it again from disk
         (``python bench/own_model.py`` prints both). False: the caller's own model, changed in place.
     part: dotted attribute path to the ``nn.Module`` to move and quantize, when ``model`` wraps one ("model" for an
         ``HFTextEncoder`` or a reader); None for ``model`` itself.
@@ -66,7 +77,7 @@ def own_model(model, device: torch.device, quantization: str | None = None, *, s
     module = _module(model, part)
     weight = next(module.parameters(), None)
     if shared and (quantization or (weight is not None and weight.device != device)):
-        model = copy.deepcopy(model)
+        model = private_copy(model)
         module = _module(model, part)
     module.to(device).eval()
     if quantization:

@@ -12,8 +12,6 @@ Lists are run longest-first in batches so that each batch carries little padding
 
 from __future__ import annotations
 
-import copy
-
 import torch
 
 from mmkit.encoders.text import HFTextEncoder
@@ -21,7 +19,7 @@ from mmkit.errors import InputError
 from mmkit.hub import load_auto
 from mmkit.inputs import validate_text
 from mmkit.models.text_classifier import detect_lang
-from mmkit.pipelines.base import Pipeline, own_model
+from mmkit.pipelines.base import Pipeline, own_model, private_copy
 
 ZERO_SHOT_TEMPLATES = {"en": "This text is about {}.", "zh": "这段文字是关于{}的。"}
 # Cosine similarities of sentence embeddings sit in a narrow band; 0.05 spreads them into usable scores.
@@ -80,7 +78,7 @@ class TextClassificationPipeline(Pipeline):
                 head = load_embedded("topic-classifier")
                 # The head runs on the pipeline's encoder: a private encoder gets a private head bound to it (the
                 # head's own tables are 4 MB; the memo keeps deepcopy from copying the encoder a second time).
-                self.head = head if self.encoder is shared else copy.deepcopy(head, {id(head.encoder): self.encoder})
+                self.head = head if self.encoder is shared else private_copy(head, {id(head.encoder): self.encoder})
             self.model_name = "all-MiniLM-L6-v2 (embedded)" + (" + topic-classifier" if self.head else "")
         else:
             config = load_auto(AutoConfig, model, alternative="model=None (the embedded MiniLM)")
