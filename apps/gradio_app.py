@@ -91,16 +91,16 @@ def caption(image_path: str | None, lang: str, beams: int, model: str, quantizat
 
 def remove_upload(retriever) -> None:
     """Delete the folder a session's zip was unpacked into (on rebuild, and when Gradio drops the session)."""
-    folder = getattr(retriever, "upload_dir", None)
-    if folder is not None:
-        shutil.rmtree(folder, ignore_errors=True)
+    if retriever is not None and retriever.upload is not None:
+        shutil.rmtree(retriever.upload, ignore_errors=True)
 
 
 @friendly
 def build_index(upload: str | None, model: str, quantization: str, ui_lang: str, previous=None,
                 progress=gr.Progress()):
-    retriever = get_pipeline("cross-modal-retrieval", model, quantization).fresh()
+    shared = get_pipeline("cross-modal-retrieval", model, quantization)
     folder = Path(tempfile.mkdtemp(prefix="mmkit-upload-")) if upload else None
+    retriever = shared.fresh(upload=folder)  # the session's index holds its folder; remove_upload deletes it
     try:
         paths = safe_extract_zip(upload, folder) if upload else sorted((EXAMPLES / "images").glob("*.png"))
         if not paths:
@@ -110,7 +110,6 @@ def build_index(upload: str | None, model: str, quantization: str, ui_lang: str,
         if folder is not None:
             shutil.rmtree(folder, ignore_errors=True)
         raise
-    retriever.upload_dir = folder
     remove_upload(previous)  # the session's earlier index and its images are replaced
     return retriever, text("indexed", ui_lang, n=len(retriever))
 

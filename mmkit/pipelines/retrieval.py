@@ -82,6 +82,7 @@ class CrossModalRetrievalPipeline(Pipeline):
             self.model_name = str(model)
         self.images = VectorIndex(self.dim)
         self.captions = VectorIndex(self.dim)
+        self._upload = None
 
     @property
     def module(self):
@@ -92,11 +93,22 @@ class CrossModalRetrievalPipeline(Pipeline):
     def dim(self) -> int:
         return int(getattr(self.model, "dim", None) or self.model.config.embed_dim)
 
-    def fresh(self) -> CrossModalRetrievalPipeline:
-        """A pipeline that shares this one's model but starts with empty indexes (one per app session)."""
+    def fresh(self, upload=None) -> CrossModalRetrievalPipeline:
+        """A pipeline that shares this one's model but starts with empty indexes (one per app session).
+
+        upload: what the new index's image files live in when they are a visitor's upload (the temporary folder, or an
+        object that removes it); the pipeline holds it as long as it lives and gives it back as :attr:`upload`, so the
+        app that made it can remove it when it drops the index.
+        """
         clone = copy.copy(self)
         clone.images, clone.captions = VectorIndex(self.dim), VectorIndex(self.dim)
+        clone._upload = upload
         return clone
+
+    @property
+    def upload(self):
+        """The ``upload`` given to :meth:`fresh` (None: the indexed files are not a temporary upload)."""
+        return self._upload
 
     def __len__(self) -> int:
         return len(self.images)
