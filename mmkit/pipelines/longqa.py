@@ -95,13 +95,13 @@ class LongTextQAPipeline(Pipeline):
     def _described(self, text: str, folder: Path):
         """The Markdown ``text`` (a file in ``folder``) with its figures captioned, or None when it has no local
         figures."""
+        from mmkit.cjk import detect_lang
         from mmkit.longtext.figures import describe_figures, find_figures
-        from mmkit.longtext.retrieval import detect_language
 
         found = find_figures(text, folder)
         if not found:
             return None
-        lang = detect_language(text) if self.qa.lang == "auto" else self.qa.lang
+        lang = detect_lang(text) if self.qa.lang == "auto" else self.qa.lang
         return describe_figures(text, found, self._captions([f.path for f in found], lang))
 
     def _captions(self, paths: list[Path], lang: str) -> list[str]:

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import torch
 
+from mmkit.cjk import detect_lang
 from mmkit.encoders.text import HFTextEncoder
 from mmkit.errors import InputError
 from mmkit.hub import load_auto
 from mmkit.inputs import validate_text
-from mmkit.models.text_classifier import detect_lang
 from mmkit.pipelines.base import Pipeline, own_model, private_copy
 
 ZERO_SHOT_TEMPLATES = {"en": "This text is about {}.", "zh": "这段文字是关于{}的。"}
@@ -27,7 +27,7 @@ ZERO_SHOT_TEMPERATURE = 0.05
 
 
 def label_sentence(label: str, template: str | None = None) -> str:
-    """The sentence a label is embedded as; the Chinese template is used when the label contains CJK characters."""
+    """The sentence a label is embedded as; the Chinese template when :func:`mmkit.cjk.detect_lang` reads it as Chinese."""
     if template is None:
         template = ZERO_SHOT_TEMPLATES[detect_lang(label)]
     return template.format(label)
