@@ -12,7 +12,7 @@ from PIL import Image, ImageFile
 
 from mmkit import inputs
 from mmkit.errors import InputError
-from mmkit.inputs import load_image, load_text_file, safe_extract_zip, to_rgb, validate_text
+from mmkit.inputs import load_image, load_text_file, read_document, safe_extract_zip, to_rgb, validate_text
 
 # ------------------------------------------------------------------------------------------------- text
 
@@ -414,3 +414,18 @@ def test_zip_limits_and_non_zip(tmp_path):
     (tmp_path / "fake.zip").write_bytes(b"not a zip at all")
     with pytest.raises(InputError, match="not a readable zip archive"):
         safe_extract_zip(tmp_path / "fake.zip", tmp_path / "out2")
+
+
+def test_read_document_reads_files_and_returns_typed_text_unchanged(tmp_path, monkeypatch):
+    (tmp_path / "notes.md").write_bytes("# Notes\r\nThe tide turns at noon.\r\n".encode("utf-8-sig"))
+    assert read_document(tmp_path / "notes.md") == "# Notes\nThe tide turns at noon.\n"
+    monkeypatch.chdir(tmp_path)
+    assert read_document("notes.md") == "# Notes\nThe tide turns at noon.\n"  # a path given as a string
+    typed = "notes.md"
+    assert read_document(typed, as_text=True) is typed  # what a visitor typed is never a file name
+    text = "The tide turns at noon."
+    assert read_document(text) is text  # unchanged, so answer offsets index the caller's own string
+    with pytest.raises(InputError, match="empty"):
+        read_document("   ")
+    with pytest.raises(InputError, match="not bytes"):
+        read_document(b"text")
