@@ -108,3 +108,15 @@ def test_long_text_qa_float_8bit_float_4bit_float(tiny_registry_readers):
             assert (reader.model is tiny_registry_readers[name]) == (quantization is None)
         for model in tiny_registry_readers.values():
             assert describe(model) == "not quantized: 15 Linear layers"
+
+
+def test_moving_a_shared_model_to_another_device_moves_a_copy():
+    """own_model without a GPU: the "meta" device stands in for another device."""
+    from mmkit.pipelines.base import own_model
+
+    shared = torch.nn.Linear(4, 2)
+    moved = own_model(shared, torch.device("meta"), shared=True)
+    assert moved is not shared and moved.weight.device.type == "meta" and shared.weight.device.type == "cpu"
+    assert own_model(shared, torch.device("cpu"), shared=True) is shared  # already as asked: no copy
+    mine = torch.nn.Linear(4, 2)
+    assert own_model(mine, torch.device("meta"), shared=False) is mine and mine.weight.device.type == "meta"
