@@ -68,7 +68,7 @@ def own_model(model, device: torch.device, quantization: str | None = None, *, s
 
     shared: True for a registry model (read-only, see the module docstring). It is returned unchanged when it already
         runs as asked (float, on ``device``); otherwise a :func:`private_copy` of it is moved and quantized, so the shared
-        one stays float where it was. A copy takes 0.1-0.6x the time of a fresh load from disk for the readers and
+        one stays float where it was. A copy takes 0.2-0.7x the time of a fresh load from disk for the readers and
         the tiny models, about the same for MiniLM (``python bench/own_model.py`` prints both). False: the caller's
         own model, changed in place.
     part: dotted attribute path to the ``nn.Module`` to move and quantize, when ``model`` wraps one ("model" for an
