@@ -24,8 +24,7 @@ from texts import LANGUAGES, TEXTS, text  # noqa: E402
 
 import mmkit  # noqa: E402
 from mmkit.errors import InputError, MissingDependencyError  # noqa: E402
-from mmkit.inputs import MAX_UPLOAD_BYTES, safe_extract_zip  # noqa: E402
-from mmkit.longtext.qa import read_document  # noqa: E402
+from mmkit.inputs import MAX_UPLOAD_BYTES, read_document, safe_extract_zip  # noqa: E402
 from mmkit.visualize import attention_overlay, highlight_segments  # noqa: E402
 
 log = logging.getLogger("mmkit.apps")
@@ -91,16 +90,16 @@ def caption(image_path: str | None, lang: str, beams: int, model: str, quantizat
 
 def remove_upload(retriever) -> None:
     """Delete the folder a session's zip was unpacked into (on rebuild, and when Gradio drops the session)."""
-    folder = getattr(retriever, "upload_dir", None)
-    if folder is not None:
-        shutil.rmtree(folder, ignore_errors=True)
+    if retriever is not None and retriever.upload is not None:
+        shutil.rmtree(retriever.upload, ignore_errors=True)
 
 
 @friendly
 def build_index(upload: str | None, model: str, quantization: str, ui_lang: str, previous=None,
                 progress=gr.Progress()):
-    retriever = get_pipeline("cross-modal-retrieval", model, quantization).fresh()
+    shared = get_pipeline("cross-modal-retrieval", model, quantization)
     folder = Path(tempfile.mkdtemp(prefix="mmkit-upload-")) if upload else None
+    retriever = shared.fresh(upload=folder)  # the session's index holds its folder; remove_upload deletes it
     try:
         paths = safe_extract_zip(upload, folder) if upload else sorted((EXAMPLES / "images").glob("*.png"))
         if not paths:
@@ -110,7 +109,6 @@ def build_index(upload: str | None, model: str, quantization: str, ui_lang: str,
         if folder is not None:
             shutil.rmtree(folder, ignore_errors=True)
         raise
-    retriever.upload_dir = folder
     remove_upload(previous)  # the session's earlier index and its images are replaced
     return retriever, text("indexed", ui_lang, n=len(retriever))
 

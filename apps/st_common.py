@@ -79,10 +79,9 @@ class UploadFolder:
         self._remove()  # runs rmtree at most once, however often it is called
 
 
-def keep_retriever(retriever, upload: UploadFolder | None) -> None:
+def keep_retriever(retriever) -> None:
     """Make ``retriever`` the session's index; the index it replaces takes its upload folder with it."""
     previous = st.session_state.get("retriever")
-    retriever.upload = upload
     st.session_state["retriever"] = retriever
-    if getattr(previous, "upload", None) is not None:
+    if previous is not None and previous.upload is not None:
         previous.upload.remove()

@@ -12,7 +12,7 @@ from PIL import Image, ImageFile
 
 from mmkit import inputs
 from mmkit.errors import InputError
-from mmkit.inputs import load_image, load_text_file, safe_extract_zip, validate_text
+from mmkit.inputs import load_image, load_text_file, read_document, safe_extract_zip, to_rgb, validate_text
 
 # ------------------------------------------------------------------------------------------------- text
 
@@ -151,6 +151,62 @@ def test_modes_convert_to_rgb():
         np.testing.assert_allclose(out[0, 0], expected, atol=tol, err_msg=f"{img.mode} {fmt}")
     p_out = _pixels(load_image(_encode(white_transparent_p, "PNG", transparency=0)))
     np.testing.assert_array_equal(p_out[1, 1], (255, 0, 0))  # the opaque palette entry keeps its colour
+
+
+def _palette(transparent: bool) -> Image.Image:
+    image = Image.new("P", (2, 1), 0)
+    image.putpalette([10, 20, 30, 200, 100, 0] + [0] * 762)
+    image.putpixel((1, 0), 1)
+    if transparent:
+        image.info["transparency"] = 0
+    return image
+
+
+# (what, PIL image or array, the RGB pixels expected) for the one conversion every image goes through
+TO_RGB_CASES = [
+    ("uint8 RGB array", np.array([[[10, 200, 30], [0, 0, 255]]], np.uint8), [[10, 200, 30], [0, 0, 255]]),
+    ("uint8 grey array", np.array([[0, 77]], np.uint8), [[0, 0, 0], [77, 77, 77]]),
+    ("float array in [0, 1]", np.array([[0.0, 0.5]], np.float32), [[0, 0, 0], [128, 128, 128]]),
+    ("float array in [0, 255]", np.array([[0.0, 2.0]], np.float64), [[0, 0, 0], [2, 2, 2]]),
+    ("float F image in [0, 1]", Image.fromarray(np.array([[0.0, 0.5]], np.float32), "F"),
+     [[0, 0, 0], [128, 128, 128]]),
+    ("float F image in [0, 255]", Image.fromarray(np.array([[1.0, 2.0]], np.float32), "F"),
+     [[1, 1, 1], [2, 2, 2]]),
+    ("grey L image", Image.new("L", (2, 1), 77), [[77, 77, 77]] * 2),
+    ("RGBA half red", Image.new("RGBA", (2, 1), (255, 0, 0, 128)), [[255, 127, 127]] * 2),
+    ("RGBA array, transparent black", np.zeros((1, 2, 4), np.uint8), [[255, 255, 255]] * 2),
+    ("LA transparent", Image.new("LA", (2, 1), (0, 0)), [[255, 255, 255]] * 2),
+    ("palette", _palette(False), [[10, 20, 30], [200, 100, 0]]),
+    ("palette with a transparent index", _palette(True), [[255, 255, 255], [200, 100, 0]]),
+    ("CMYK", Image.new("CMYK", (2, 1), (0, 255, 255, 0)), [[255, 0, 0]] * 2),
+    ("16-bit", Image.fromarray(np.array([[65535, 257]], np.uint16)), [[255, 255, 255], [1, 1, 1]]),
+]
+
+
+@pytest.mark.parametrize("what, image, expected", TO_RGB_CASES, ids=[case[0] for case in TO_RGB_CASES])
+def test_to_rgb_is_the_one_conversion_of_load_image_and_the_image_encoders(what, image, expected):
+    import torch
+
+    from mmkit.encoders import images_to_tensor
+
+    out = to_rgb(image)
+    np.testing.assert_array_equal(_pixels(out)[0], expected)
+    np.testing.assert_array_equal(_pixels(load_image(image))[0], expected)  # the input check's caller
+    pixels = images_to_tensor([image], (1, 2), mean=(0, 0, 0), std=(1, 1, 1))  # the encoders' caller: (1, 3, 1, 2)
+    # the image's own size (2 x 1): no resampling, the tensor holds the very pixels
+    np.testing.assert_array_equal((pixels[0].permute(1, 2, 0) * 255).round().to(torch.int64).numpy()[0], expected)
+
+
+def test_to_rgb_refuses_what_is_not_an_image():
+    with pytest.raises(InputError, match="PIL image or a numpy array, got int"):
+        to_rgb(3)
+    for values in ([[0.0, 300.0]], [[-1.0, 0.5]]):
+        with pytest.raises(InputError, match=r"\[0, 1\] or \[0, 255\]"):
+            to_rgb(Image.fromarray(np.array(values, np.float32), "F"))
+    with pytest.raises(InputError, match="NaN"):
+        to_rgb(Image.fromarray(np.array([[np.nan, 0.5]], np.float32), "F"))
+    rgb = Image.new("RGB", (2, 2))
+    assert to_rgb(rgb) is rgb  # nothing to convert: not copied
 
 
 def test_16_bit_png_is_scaled_not_clipped():
@@ -358,3 +414,18 @@ def test_zip_limits_and_non_zip(tmp_path):
     (tmp_path / "fake.zip").write_bytes(b"not a zip at all")
     with pytest.raises(InputError, match="not a readable zip archive"):
         safe_extract_zip(tmp_path / "fake.zip", tmp_path / "out2")
+
+
+def test_read_document_reads_files_and_returns_typed_text_unchanged(tmp_path, monkeypatch):
+    (tmp_path / "notes.md").write_bytes("# Notes\r\nThe tide turns at noon.\r\n".encode("utf-8-sig"))
+    assert read_document(tmp_path / "notes.md") == "# Notes\nThe tide turns at noon.\n"
+    monkeypatch.chdir(tmp_path)
+    assert read_document("notes.md") == "# Notes\nThe tide turns at noon.\n"  # a path given as a string
+    typed = "notes.md"
+    assert read_document(typed, as_text=True) is typed  # what a visitor typed is never a file name
+    text = "The tide turns at noon."
+    assert read_document(text) is text  # unchanged, so answer offsets index the caller's own string
+    with pytest.raises(InputError, match="empty"):
+        read_document("   ")
+    with pytest.raises(InputError, match="not bytes"):
+        read_document(b"text")

@@ -8,7 +8,6 @@ from torch import nn
 import mmkit
 from mmkit.errors import InputError
 from mmkit.longtext.reader import CausalLMReader
-from mmkit.pipelines import longqa
 from mmkit.quant import describe
 
 bnb = pytest.importorskip("bitsandbytes")
@@ -87,34 +86,37 @@ def test_quantized_reader_scores_stay_close_to_float(tiny_reader):
             assert approx.argsort().tolist() == exact.argsort().tolist()
 
 
-def test_embedded_readers_are_loaded_quantized_per_language_not_shared(tiny_reader, monkeypatch):
-    """model=None: each language's reader comes from load_reader(lang, bits=...), once, as this pipeline's own."""
-    from mmkit.models import readers
-    from mmkit.quant import load_quantized
+def test_embedded_readers_are_quantized_per_language_in_a_private_copy(tiny_reader, monkeypatch):
+    """model=None: each language's reader is the registry's shared float one; a quantized pipeline quantizes its own
+    copy, once, on first use, and the shared reader stays float (the tiny Llama stands in for both readers)."""
+    from mmkit.models import registry
 
-    calls = []
-
-    def fake_load_reader(lang, bits=None):
-        calls.append((lang, bits))
-        reader = CausalLMReader.from_pretrained(tiny_reader)
-        return load_quantized(tiny_reader, bits), reader.tokenizer
-
-    monkeypatch.setattr(readers, "load_reader", fake_load_reader)
-    qa = mmkit.pipeline("long-text-qa", encoder=False, quantization="4bit")
-    assert calls == []  # nothing is loaded before the first question, as for the float pipeline
+    shared = {name: CausalLMReader.from_pretrained(tiny_reader) for name in ("smollm2-reader", "gemma3-reader-zh")}
+    for name, reader in shared.items():
+        monkeypatch.setitem(registry._loaded, name, (reader.model, reader.tokenizer))
+    qa = mmkit.pipeline("long-text-qa", encoder=False, quantization="4bit", device="cpu")
+    assert qa.qa._readers == {}  # nothing is loaded before the first question, as for the float pipeline
     assert qa.qa.reader("en") is qa.qa.reader("en")
-    qa.qa.reader("zh")
-    assert calls == [("en", 4), ("zh", 4)]
-    assert describe(qa.qa.reader("en").model).startswith("4-bit nf4")
+    assert qa.describe("en") == qa.describe("zh") == "4-bit nf4: 14 Linear layers quantized, 1 kept"
+    assert qa.qa.reader("en").model is not shared["smollm2-reader"].model
+    for reader in shared.values():
+        assert describe(reader.model) == "not quantized: 15 Linear layers"
+    float_qa = mmkit.pipeline("long-text-qa", encoder=False, device="cpu")
+    assert float_qa.qa.reader("en").model is shared["smollm2-reader"].model  # float on the CPU: shared, no copy
 
 
 def test_quantization_refused_where_there_is_nothing_to_quantize(tiny_reader):
     with pytest.raises(InputError, match="lexical reader has no model"):
         mmkit.pipeline("long-text-qa", model="lexical", quantization="8bit")
-    with pytest.raises(InputError, match="folder or hub id"):
-        longqa.quantized_reader(CausalLMReader.from_pretrained(tiny_reader), "en", 8)
     with pytest.raises(InputError, match="quantization must be one of"):
         mmkit.pipeline("long-text-qa", model=str(tiny_reader), quantization="2bit")
+
+
+def test_a_reader_object_is_quantized_in_a_copy_not_in_place(tiny_reader):
+    mine = CausalLMReader.from_pretrained(tiny_reader)
+    qa = mmkit.pipeline("long-text-qa", model=mine, encoder=False, quantization="8bit", device="cpu")
+    assert qa.describe() == "8-bit: 14 Linear layers quantized, 1 kept"
+    assert describe(mine.model) == "not quantized: 15 Linear layers"
 
 
 @pytest.mark.slow

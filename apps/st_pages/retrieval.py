@@ -20,7 +20,7 @@ def build_index(upload, model: str, quantization: str) -> None:
                 raise InputError("the zip file holds no images")
         else:
             paths = sorted((EXAMPLES / "images").glob("*.png"))
-        retriever = get_pipeline("cross-modal-retrieval", model, quantization).fresh()
+        retriever = get_pipeline("cross-modal-retrieval", model, quantization).fresh(upload=folder)
         bar = st.progress(0.0, text=t("build_index"))
         step = 16
         for start in range(0, len(paths), step):
@@ -31,7 +31,7 @@ def build_index(upload, model: str, quantization: str) -> None:
         if folder is not None:
             folder.remove()
         raise
-    keep_retriever(retriever, folder)
+    keep_retriever(retriever)
     st.success(t("indexed", n=len(retriever)))
 
 

@@ -11,7 +11,6 @@ from mmkit.encoders.image import (
     PatchEncoder,
     SmallCNNEncoder,
     images_to_tensor,
-    to_rgb,
 )
 from mmkit.encoders.text import HFTextEncoder, TextTransformerEncoder, masked_mean
 from mmkit.errors import InputError
@@ -59,5 +58,4 @@ __all__ = [
     "masked_mean",
     "mel_filters",
     "num_frames",
-    "to_rgb",
 ]

@@ -1,8 +1,9 @@
 """Image encoders: a small CNN and a small ViT we train ourselves, and Hugging Face vision models (CLIP, ViT, ResNet...).
 
 Every encoder returns tokens (B, N, D) — feature-map cells or patches — a mask that is all True (images have no
-padding) and pooled (B, D). Whatever the image mode (L, LA, RGBA, P, CMYK, I;16, F...), :func:`to_rgb` makes it
-RGB first, so a greyscale scan or a transparent emoji goes through the same path as a photo.
+padding) and pooled (B, D). Whatever the image mode (L, LA, RGBA, P, CMYK, I;16, F...),
+:func:`mmkit.inputs.to_rgb` makes it RGB first, so a greyscale scan or a transparent emoji goes through the same path
+as a photo.
 """
 
 from __future__ import annotations
@@ -17,32 +18,10 @@ from torch import Tensor, nn
 from mmkit.encoders.base import Encoder, EncoderOutput
 from mmkit.errors import InputError
 from mmkit.hub import load_auto
+from mmkit.inputs import to_rgb
 from mmkit.nn import LearnedPositionalEmbedding, TransformerEncoder
 
 HALF = (0.5, 0.5, 0.5)
-
-
-def to_rgb(image: Image.Image, background: tuple[int, int, int] = (255, 255, 255)) -> Image.Image:
-    """Any PIL image -> RGB. Transparency is composited onto ``background`` (white) rather than dropped, which would
-    turn transparent pixels black; 16-bit ("I;16", "I") is scaled from 0..65535 and float ("F") from 0..1."""
-    if not isinstance(image, Image.Image):
-        raise InputError(
-            f"expected a PIL image, got {type(image).__name__}; open files with PIL.Image.open first"
-        )
-    if image.mode == "RGB":
-        return image
-    if image.mode.startswith("I"):  # I, I;16, I;16B, I;16L: PIL's own conversion would clip at 255
-        grey = np.clip(np.asarray(image, dtype=np.float64), 0, 65535) / 257.0
-        image = Image.fromarray(grey.round().astype(np.uint8), "L")
-    elif image.mode == "F":
-        image = Image.fromarray((np.clip(np.asarray(image), 0.0, 1.0) * 255).round().astype(np.uint8), "L")
-    if image.mode == "P":
-        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
-    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
-        rgba = image.convert("RGBA")
-        canvas = Image.new("RGBA", rgba.size, (*background, 255))
-        return Image.alpha_composite(canvas, rgba).convert("RGB")
-    return image.convert("RGB")
 
 
 def as_images(images) -> list[Image.Image]:

@@ -27,13 +27,6 @@ def units(text: str) -> int:
     return len(text) + (CJK_UNITS - 1) * len(CJK_CHAR.findall(text))
 
 
-def is_cjk(text: str) -> bool:
-    """True when most letters of ``text`` are CJK characters."""
-    cjk = len(CJK_CHAR.findall(text))
-    latin = sum(char.isascii() and char.isalpha() for char in text)
-    return cjk > latin / 4
-
-
 @dataclass
 class Chunk:
     """One passage: ``text`` == cleaned[start:end]; ``sentences`` are (start, end) spans in the cleaned text."""

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from mmkit.errors import InputError
+from mmkit.inputs import read_document
 from mmkit.longtext.evidence import absent_names, rank_evidence
 from mmkit.longtext.reader import CausalLMReader, ExtractiveReader, LexicalReader
 from mmkit.longtext.retrieval import IndexCache
@@ -65,42 +66,6 @@ def _load_encoder(spec):
     return spec
 
 
-def _read_file(path: str | os.PathLike) -> str:
-    from mmkit.inputs import MAX_DOCUMENT_BYTES, load_text_file, validate_text
-
-    if str(path).lower().endswith(".pdf"):
-        from mmkit.longtext.pdf import pdf_text
-
-        text = pdf_text(path)
-        validate_text(text, max_chars=MAX_DOCUMENT_BYTES, what="PDF's text")  # checked, returned unchanged
-        return text
-    return load_text_file(path)
-
-
-def read_document(document: str | os.PathLike, as_text: bool = False) -> str:
-    """The text of ``document``: a Path or an existing .txt/.md/.pdf path is read from disk, else the string itself.
-
-    A .txt/.md file is read with ``load_text_file`` (size and encoding checked; offsets then refer to the text as
-    read, with "\\r\\n" made "\\n"). A .pdf is read with :func:`mmkit.longtext.pdf.pdf_text`: its text layer,
-    page by page, so offsets refer to that *extracted* text, not to bytes of the file. A string is checked (not
-    empty, at most MAX_DOCUMENT_BYTES characters) but returned unchanged, so offsets in the answer index the very
-    string the caller passed. ``as_text=True`` never reads a file: apps pass what a visitor typed that way, so
-    typing "README.md" cannot read a file of the server.
-    """
-    from mmkit.inputs import MAX_DOCUMENT_BYTES, validate_text
-
-    if isinstance(document, os.PathLike):
-        return _read_file(document)
-    if not isinstance(document, str):
-        raise InputError(f"document must be text or a path to a .txt/.md/.pdf file, not {type(document).__name__}")
-    looks_like_path = "\n" not in document and len(document) < 4096 and \
-        document.lower().endswith((".txt", ".md", ".pdf"))
-    if looks_like_path and not as_text:
-        return _read_file(document)
-    validate_text(document, max_chars=MAX_DOCUMENT_BYTES, what="document")
-    return document
-
-
 class LongTextQA:
     """Question answering over one long document at a time.
 
@@ -110,12 +75,15 @@ class LongTextQA:
              Gemma-3-270M for Chinese), "lexical" for the model-free span prior, a local path or hub id of a causal
              LM or an extractive QA model, or a reader object (see :mod:`mmkit.longtext.reader`).
     lang:    "en", "zh" or "auto" (decided per document).
+    prepare: None, or a function called once on each reader when it is loaded, returning the reader to use (the
+             pipeline gives itself a private, quantized copy of the shared embedded reader there).
     """
 
     def __init__(self, encoder=None, reader=None, lang: str = "auto", top_k: int = 3, cache_size: int = 8,
-                 min_support: float = MIN_SUPPORT, min_coverage: float = MIN_COVERAGE):
+                 min_support: float = MIN_SUPPORT, min_coverage: float = MIN_COVERAGE, prepare=None):
         if lang not in ("auto", "en", "zh"):
             raise InputError(f"lang must be 'auto', 'en' or 'zh', not {lang!r}")
+        self._prepare = prepare
         self._encoder_spec, self._reader_spec = encoder, reader
         self._encoder, self._readers = None, {}
         self.lang = lang
@@ -134,7 +102,8 @@ class LongTextQA:
         """The reader for ``lang``, loaded on first use (a given reader object serves every language)."""
         key = lang if self._reader_spec is None else "any"
         if key not in self._readers:
-            self._readers[key] = _load_reader(self._reader_spec, lang)
+            reader = _load_reader(self._reader_spec, lang)
+            self._readers[key] = self._prepare(reader) if self._prepare else reader
         return self._readers[key]
 
     def _supports(self, evidence, with_cosine: bool) -> bool:

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 import bm25s
 import numpy as np
 
-from mmkit.cjk import HAN
-from mmkit.longtext.chunking import Chunk, chunk_text, is_cjk
+from mmkit.cjk import HAN, detect_lang
+from mmkit.longtext.chunking import Chunk, chunk_text
 from mmkit.longtext.cleaning import CleanText, clean
 
 # A decimal number or version stays one term ("0.9", "3.11"): split, "version 0.9" would match any "0" and "9".
@@ -135,15 +135,10 @@ class DocumentIndex:
         return hits[:top_k]
 
 
-def detect_language(text: str) -> str:
-    """"zh" when CJK characters outweigh Latin letters in a sample of the text, else "en"."""
-    return "zh" if is_cjk(text[:20000]) else "en"
-
-
 def build_index(document: str, lang: str = "auto") -> DocumentIndex:
     """Clean, chunk and BM25-index ``document``. ``lang`` is "en", "zh" or "auto"."""
     cleaned = clean(document)
-    lang = detect_language(cleaned.text) if lang == "auto" else lang
+    lang = detect_lang(cleaned.text) if lang == "auto" else lang
     chunks = chunk_text(cleaned.text)
     chunk_terms = [terms(chunk.text) or [""] for chunk in chunks]
     sentences = sorted({span for chunk in chunks for span in chunk.sentences})  # chunks overlap: count each once

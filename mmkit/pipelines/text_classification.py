@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import torch
 
+from mmkit.cjk import detect_lang
 from mmkit.encoders.text import HFTextEncoder
 from mmkit.errors import InputError
 from mmkit.hub import load_auto
 from mmkit.inputs import validate_text
-from mmkit.models.text_classifier import detect_lang
-from mmkit.pipelines.base import Pipeline
+from mmkit.pipelines.base import Pipeline, own_model, private_copy
 
 ZERO_SHOT_TEMPLATES = {"en": "This text is about {}.", "zh": "这段文字是关于{}的。"}
 # Cosine similarities of sentence embeddings sit in a narrow band; 0.05 spreads them into usable scores.
@@ -27,7 +27,7 @@ ZERO_SHOT_TEMPERATURE = 0.05
 
 
 def label_sentence(label: str, template: str | None = None) -> str:
-    """The sentence a label is embedded as; the Chinese template is used when the label contains CJK characters."""
+    """The sentence a label is embedded as; the Chinese template when :func:`mmkit.cjk.detect_lang` reads it as Chinese."""
     if template is None:
         template = ZERO_SHOT_TEMPLATES[detect_lang(label)]
     return template.format(label)
@@ -70,11 +70,15 @@ class TextClassificationPipeline(Pipeline):
             from mmkit.models import is_ready
             from mmkit.models import load as load_embedded
 
-            # Quantization changes the encoder in place: a quantized pipeline gets its own copy, not the shared one.
-            self.encoder = HFTextEncoder() if quantization else load_embedded("minilm")
+            shared = load_embedded("minilm")
+            self.encoder = own_model(shared, self.device, quantization, shared=True, part="model",
+                                     **self._minilm_options(quantization))
             self.head = None
             if is_ready("topic-classifier"):
-                self.head = self._own_head() if quantization else load_embedded("topic-classifier")
+                head = load_embedded("topic-classifier")
+                # The head runs on the pipeline's encoder: a private encoder gets a private head bound to it (the
+                # head's own tables are 4 MB; the memo keeps deepcopy from copying the encoder a second time).
+                self.head = head if self.encoder is shared else private_copy(head, {id(head.encoder): self.encoder})
             self.model_name = "all-MiniLM-L6-v2 (embedded)" + (" + topic-classifier" if self.head else "")
         else:
             config = load_auto(AutoConfig, model, alternative="model=None (the embedded MiniLM)")
@@ -83,38 +87,29 @@ class TextClassificationPipeline(Pipeline):
             self.model_name = str(model)
             if any(a.endswith("ForSequenceClassification") for a in architectures):
                 self._load_sequence_classifier(model)
+                self.sequence_classifier = own_model(self.sequence_classifier, self.device, quantization,
+                                                     shared=False, skip=("classifier", "score"))
                 self.encoder = None
             else:
-                self.encoder = HFTextEncoder(model)
-        if self.encoder is not None:
-            self.encoder.to(self.device).eval()
-        self._quantize()
+                self.encoder = own_model(HFTextEncoder(model), self.device, quantization, shared=False, part="model")
 
-    def _own_head(self):
-        """The topic head bound to this pipeline's own (quantized) encoder instead of the shared MiniLM."""
-        from mmkit.models.registry import weights_dir
-        from mmkit.models.text_classifier import TopicClassifier
-
-        return TopicClassifier.from_pretrained(weights_dir("topic-classifier"), encoder=self.encoder)
+    @staticmethod
+    def _minilm_options(quantization) -> dict:
+        """The embedded MiniLM at 4 bits keeps its four most sensitive layers in 8-bit (bench/quant.py)."""
+        return {"keep_8bit": MINILM_KEEP_8BIT} if quantization == "4bit" else {}
 
     def _load_sequence_classifier(self, model) -> None:
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
         self.tokenizer = load_auto(AutoTokenizer, model)
-        self.sequence_classifier = load_auto(AutoModelForSequenceClassification, model).to(self.device).eval()
+        self.sequence_classifier = load_auto(AutoModelForSequenceClassification, model)
         labels = self.sequence_classifier.config.id2label
         self.head_labels = [labels[i] for i in range(len(labels))]
 
-    def _quantize(self) -> None:
-        if not self.quantization:
-            return
-        from mmkit.quant import quantize
-
-        bits = 8 if self.quantization == "8bit" else 4
-        if self.sequence_classifier is not None:
-            quantize(self.sequence_classifier, bits=bits, skip=("classifier", "score"))
-        else:  # the embedded MiniLM: at 4 bits its four most sensitive layers stay 8-bit (bench/quant.py)
-            quantize(self.encoder.model, bits=bits, keep_8bit=MINILM_KEEP_8BIT if bits == 4 else ())
+    @property
+    def module(self):
+        """The ``nn.Module`` that reads the texts: the hub classifier, or the sentence encoder's transformer."""
+        return self.sequence_classifier if self.sequence_classifier is not None else self.encoder.model
 
     @property
     def labels(self) -> list[str] | None:

@@ -20,7 +20,7 @@ from transformers import (
     ViTModel,
 )
 
-from mmkit.encoders import HFImageEncoder, PatchEncoder, SmallCNNEncoder, images_to_tensor, to_rgb
+from mmkit.encoders import HFImageEncoder, PatchEncoder, SmallCNNEncoder, images_to_tensor
 from mmkit.errors import InputError
 
 
@@ -31,27 +31,6 @@ def pictures():
     grey = Image.fromarray(rng.integers(0, 256, (30, 30), dtype=np.uint8), "L")
     rgba = Image.new("RGBA", (20, 24), (255, 0, 0, 128))
     return [rgb, grey, rgba]
-
-
-def test_to_rgb_converts_every_mode():
-    assert to_rgb(Image.new("L", (2, 2), 77)).getpixel((0, 0)) == (77, 77, 77)
-    # transparent pixels go onto white, half-transparent red blends with it
-    assert to_rgb(Image.new("RGBA", (2, 2), (0, 0, 0, 0))).getpixel((0, 0)) == (255, 255, 255)
-    assert to_rgb(Image.new("RGBA", (2, 2), (255, 0, 0, 128))).getpixel((0, 0)) == (255, 127, 127)
-    assert to_rgb(Image.new("LA", (2, 2), (0, 0))).getpixel((0, 0)) == (255, 255, 255)
-    palette = Image.new("P", (2, 2), 0)
-    palette.putpalette([10, 20, 30] + [0] * 765)
-    assert to_rgb(palette).getpixel((0, 0)) == (10, 20, 30)
-    palette.info["transparency"] = 0
-    assert to_rgb(palette).getpixel((0, 0)) == (255, 255, 255)
-    assert to_rgb(Image.new("CMYK", (2, 2), (0, 255, 255, 0))).getpixel((0, 0)) == (255, 0, 0)
-    deep = Image.fromarray(np.array([[65535, 32896], [0, 257]], dtype=np.uint16))
-    assert deep.mode.startswith("I;16")
-    assert [to_rgb(deep).getpixel(p)[0] for p in [(0, 0), (1, 0), (0, 1), (1, 1)]] == [255, 128, 0, 1]
-    floats = Image.fromarray(np.array([[0.0, 0.5], [1.0, 2.0]], dtype=np.float32), "F")
-    assert [to_rgb(floats).getpixel(p)[0] for p in [(0, 0), (1, 0), (0, 1), (1, 1)]] == [0, 128, 255, 255]
-    with pytest.raises(InputError):
-        to_rgb(np.zeros((2, 2, 3)))
 
 
 def test_images_to_tensor_shape_and_normalisation():

@@ -13,7 +13,6 @@ from mmkit.models.text_classifier import (
     CharNgramClassifier,
     TopicClassifier,
     TopicClassifierConfig,
-    detect_lang,
     measure_saved,
 )
 from mmkit.models.train import run
@@ -31,13 +30,6 @@ class RecordingEncoder:
         self.seen.extend(texts)
         generator = torch.Generator().manual_seed(len(self.seen))
         return torch.nn.functional.normalize(torch.randn(len(texts), self.dim, generator=generator), dim=-1)
-
-
-def test_detect_lang():
-    assert detect_lang("Shares fell after the rate cut.") == "en"
-    assert detect_lang("我想学做饺子。") == "zh"
-    assert detect_lang("我的iPhone坏了") == "zh"
-    assert detect_lang("Café crème, 3€") == "en"
 
 
 def test_char_ngrams_and_bag_layout():

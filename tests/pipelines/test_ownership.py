@@ -1,0 +1,122 @@
+"""One owner per model: the registry's models are shared and stay float; a pipeline that quantizes gets its own copy.
+
+Each task is built float -> 8bit -> float -> 4bit -> float in one process, as an app does when its quantization box
+changes. After each step, what the pipeline says about itself (``repr``, ``describe()``) must match the bitsandbytes
+layers it really runs, and the registry's shared model must still be float. Long-text QA runs a tiny random Llama
+put in the registry's place for both embedded readers (the real ones take minutes to convert on 2 cores).
+"""
+
+import pytest
+import torch
+
+import mmkit
+from mmkit.models import is_ready, registry
+from mmkit.quant import describe
+
+bnb = pytest.importorskip("bitsandbytes")
+
+STEPS = [None, "8bit", None, "4bit", None]
+
+
+def bnb_layers(module) -> tuple[int, int]:
+    """(Linear8bitLt count, Linear4bit count) in ``module``."""
+    modules = list(module.modules())
+    return (sum(isinstance(m, bnb.nn.Linear8bitLt) for m in modules),
+            sum(isinstance(m, bnb.nn.Linear4bit) for m in modules))
+
+
+def assert_reports_match_layers(pipe, quantization, report: str, module) -> None:
+    n8, n4 = bnb_layers(module)
+    assert (f"quantization='{quantization}'" in repr(pipe)) == (quantization is not None), repr(pipe)
+    assert ("quantization=" in repr(pipe)) == (quantization is not None), repr(pipe)
+    if quantization is None:
+        assert (n8, n4) == (0, 0)
+        assert report.startswith("not quantized:"), report
+    elif quantization == "8bit":
+        assert n8 > 0 and n4 == 0
+        assert report.startswith(f"8-bit: {n8} Linear layers quantized"), report
+    else:
+        assert n4 > 0
+        assert "4-bit nf4" in report and f": {n4 + n8} Linear layers quantized" in report, report
+
+
+def assert_float(module) -> None:
+    assert bnb_layers(module) == (0, 0)
+    assert describe(module).startswith("not quantized:")
+
+
+def test_text_classification_float_8bit_float_4bit_float():
+    shared = registry.load("minilm")
+    for quantization in STEPS:
+        clf = mmkit.pipeline("text-classification", device="cpu", quantization=quantization)
+        assert_reports_match_layers(clf, quantization, clf.describe(), clf.encoder.model)
+        assert (clf.encoder is shared) == (quantization is None)
+        if clf.head is not None:  # the topic head runs on the pipeline's own encoder, never on the shared one
+            assert clf.head.encoder is clf.encoder
+            assert registry.load("topic-classifier").encoder is shared
+        if quantization == "4bit":  # the four most sensitive MiniLM layers stay 8-bit
+            assert bnb_layers(clf.encoder.model)[0] == 4
+        scores = clf("The striker scored twice in the final.", labels=["sports", "cooking"])
+        assert scores[0]["label"] == "sports"
+        assert_float(shared.model)
+
+
+@pytest.mark.skipif(not is_ready("tiny-captioner"), reason="the tiny captioner is not trained yet")
+def test_image_captioning_float_8bit_float_4bit_float():
+    for quantization in STEPS:
+        cap = mmkit.pipeline("image-captioning", device="cpu", quantization=quantization)
+        assert_reports_match_layers(cap, quantization, cap.describe(), cap.model)
+        assert (cap.model is registry.load("tiny-captioner")) == (quantization is None)
+        assert_float(registry.load("tiny-captioner"))
+        assert cap(torch.zeros(3, 32, 32).permute(1, 2, 0).numpy())["caption"]
+
+
+@pytest.mark.skipif(not is_ready("tiny-clip"), reason="tiny-clip is not trained yet")
+def test_cross_modal_retrieval_float_8bit_float_4bit_float():
+    for quantization in STEPS:
+        ret = mmkit.pipeline("cross-modal-retrieval", device="cpu", quantization=quantization)
+        assert_reports_match_layers(ret, quantization, ret.describe(), ret.model)
+        assert (ret.model is registry.load("tiny-clip")) == (quantization is None)
+        assert_float(registry.load("tiny-clip"))
+
+
+@pytest.fixture
+def tiny_registry_readers(monkeypatch):
+    """A random 2-layer Llama (width 64, untied head) as the registry's shared English and Chinese readers."""
+    from tokenizers import Tokenizer, models
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    vocab = {word: i for i, word in enumerate(["[PAD]", "[UNK]", "[SEP]", "a", "b"])}
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=Tokenizer(models.WordLevel(vocab, unk_token="[UNK]")),
+                                        unk_token="[UNK]", pad_token="[PAD]", eos_token="[SEP]")
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=len(vocab), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2)
+    shared = {}
+    for name in ("smollm2-reader", "gemma3-reader-zh"):
+        shared[name] = LlamaForCausalLM(config).eval()
+        monkeypatch.setitem(registry._loaded, name, (shared[name], tokenizer))
+    return shared
+
+
+def test_long_text_qa_float_8bit_float_4bit_float(tiny_registry_readers):
+    for quantization in STEPS:
+        qa = mmkit.pipeline("long-text-qa", encoder=False, device="cpu", quantization=quantization)
+        for lang, name in (("en", "smollm2-reader"), ("zh", "gemma3-reader-zh")):
+            reader = qa.qa.reader(lang)
+            assert_reports_match_layers(qa, quantization, qa.describe(lang), reader.model)
+            assert (reader.model is tiny_registry_readers[name]) == (quantization is None)
+        for model in tiny_registry_readers.values():
+            assert describe(model) == "not quantized: 15 Linear layers"
+
+
+def test_moving_a_shared_model_to_another_device_moves_a_copy():
+    """own_model without a GPU: the "meta" device stands in for another device."""
+    from mmkit.pipelines.base import own_model
+
+    shared = torch.nn.Linear(4, 2)
+    moved = own_model(shared, torch.device("meta"), shared=True)
+    assert moved is not shared and moved.weight.device.type == "meta" and shared.weight.device.type == "cpu"
+    assert own_model(shared, torch.device("cpu"), shared=True) is shared  # already as asked: no copy
+    mine = torch.nn.Linear(4, 2)
+    assert own_model(mine, torch.device("meta"), shared=False) is mine and mine.weight.device.type == "meta"
