@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -19,10 +20,14 @@ TRAINED_HERE = [spec.name for spec in list_models() if spec.source.startswith("m
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
-    """Built once from this checkout, offline (no build isolation: the venv's setuptools builds it)."""
-    out = tmp_path_factory.mktemp("wheel")
+    """Built once, offline (no build isolation: the venv's setuptools builds it), from a copy of what the wheel is
+    made of, so that the build's own folders (build/, *.egg-info) never land in the checkout."""
+    source, out = tmp_path_factory.mktemp("source"), tmp_path_factory.mktemp("wheel")
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    shutil.copytree(ROOT / "mmkit", source / "mmkit", ignore=shutil.ignore_patterns("__pycache__"))
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-                    "--no-index", "-w", str(out), str(ROOT)], check=True, capture_output=True)
+                    "--no-index", "-w", str(out), str(source)], check=True, capture_output=True)
     (found,) = out.glob("mmkit-*.whl")
     return found
 

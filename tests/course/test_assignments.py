@@ -16,9 +16,8 @@ import tomllib
 
 ASSIGNMENTS = Path(__file__).resolve().parents[2] / "course" / "assignments"
 sys.path.insert(0, str(ASSIGNMENTS))
-import grade  # noqa: E402
-
 import build  # noqa: E402
+import grade  # noqa: E402
 
 NAMES = grade.assignments()
 LEVELS = {"function", "module", "training experiment", "small project"}
