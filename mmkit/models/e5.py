@@ -18,7 +18,7 @@ nothing is left over; the source has no pooler (e5 pools by mean), so none is bu
 The tokenizer is XLM-RoBERTa's SentencePiece unigram model (250,002 pieces with their scores) behind the engine's
 normaliser, the per-code-point table (NFKC, control characters dropped, unusual spaces made " ") written as a
 ``Precompiled`` charsmap (:mod:`mmkit.models.charsmap`), then runs of spaces squeezed, ``Metaspace`` (a leading
-"▁") and ``<s> … </s>``. It is saved as a plain ``tokenizer.json`` (class ``PreTrainedTokenizerFast``) because
+"▁") and ``<s> … </s>``. It is saved as a plain ``tokenizer.json`` (``PreTrainedTokenizerFast``) because
 transformers' own ``XLMRobertaTokenizer`` rebuilds its pre-tokenizer and would split differently from the engine.
 """
 
