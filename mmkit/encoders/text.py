@@ -53,18 +53,32 @@ def load_tokenizer(tokenizer=None):
     return tokenizer
 
 
+KINDS = ("query", "passage")
+
+
 class _TextEncoder(Encoder):
     """What both text encoders share: tokenizing, and the length-sorted bulk ``embed``."""
 
     modality = "text"
     tokenizer = None
     max_length = 256
+    prefixes: dict[str, str] = {}  # kind -> text put before every input of that kind (E5: "query: ")
+
+    def prefixed(self, texts: str | list[str], kind: str = "query") -> list[str]:
+        """``texts`` as a list, each with the prefix of ``kind``: "query" (also for symmetric tasks such as
+        classification) or "passage" (the documents a query is matched against)."""
+        if kind not in KINDS:
+            raise InputError(f"kind must be one of {KINDS}, got {kind!r}")
+        prefix = self.prefixes.get(kind, "")
+        return [prefix + text for text in as_texts(texts)]
 
     def preprocess(self, inputs: str | list[str]) -> dict[str, Tensor]:
-        """Strings -> {"input_ids": (B, L) long, "attention_mask": (B, L) long}, padded to the longest."""
+        """Strings -> {"input_ids": (B, L) long, "attention_mask": (B, L) long}, padded to the longest.
+
+        Each string gets the "query" prefix (none unless the encoder was built with ``prefixes``)."""
         return dict(
             self.tokenizer(
-                as_texts(inputs),
+                self.prefixed(inputs),
                 padding=True,
                 truncation=True,
                 max_length=self.max_length,
@@ -81,14 +95,17 @@ class _TextEncoder(Encoder):
         mask = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows], dtype=torch.long)
         return {"input_ids": ids.to(self.device), "attention_mask": mask.to(self.device)}
 
-    def embed(self, texts: str | list[str], batch_size: int = 64, progress: bool = False) -> Tensor:
+    def embed(
+        self, texts: str | list[str], batch_size: int = 64, progress: bool = False, kind: str = "query"
+    ) -> Tensor:
         """Pooled vectors (B, D) on the CPU for any number of texts (none gives (0, D)), in the order given.
 
+        kind: "query" or "passage", which of ``prefixes`` goes before each text (see :meth:`prefixed`).
         Runs in eval mode (dropout off) and ``inference_mode``; the module's train/eval state is restored after.
         """
         if isinstance(texts, list | tuple) and not texts:
             return torch.empty(0, self.dim)
-        texts = as_texts(texts)
+        texts = self.prefixed(texts, kind)
         ids = self.tokenizer(texts, truncation=True, max_length=self.max_length, return_token_type_ids=False)[
             "input_ids"
         ]
@@ -146,6 +163,8 @@ class HFTextEncoder(_TextEncoder):
     pooling="mean" averages ``last_hidden_state`` over the attention mask and ``normalize`` L2-normalises it —
     exactly sentence-transformers' Pooling(mean) + Normalize for all-MiniLM-L6-v2 (max_seq_length 256);
     pooling="cls" takes the first token instead. tokens (B, L, D) are the unnormalised ``last_hidden_state``.
+    prefixes: {"query": ..., "passage": ...} for models trained with them, e.g. E5's {"query": "query: ",
+    "passage": "passage: "}; ``embed(texts, kind=...)`` picks one. model_kwargs go to ``AutoModel.from_pretrained``.
     """
 
     def __init__(
@@ -154,17 +173,22 @@ class HFTextEncoder(_TextEncoder):
         pooling: str = "mean",
         normalize: bool = True,
         max_length: int = 256,
+        prefixes: dict[str, str] | None = None,
+        model_kwargs: dict | None = None,
     ) -> None:
         from transformers import AutoModel, AutoTokenizer
 
         super().__init__()
         if pooling not in ("mean", "cls"):
             raise InputError(f"pooling must be 'mean' or 'cls', got {pooling!r}")
+        if set(prefixes or {}) - set(KINDS):
+            raise InputError(f"prefixes may only name {KINDS}, got {sorted(prefixes)}")
+        self.prefixes = dict(prefixes or {})
         path = default_text_model_path() if name_or_path is None else name_or_path
         alternative = "HFTextEncoder() with no name (the embedded all-MiniLM-L6-v2)"
         self.name_or_path = MINILM if name_or_path is None else str(name_or_path)
         self.tokenizer = load_auto(AutoTokenizer, path, alternative=alternative)
-        self.model = load_auto(AutoModel, path, alternative=alternative)
+        self.model = load_auto(AutoModel, path, alternative=alternative, **(model_kwargs or {}))
         self.pooling = pooling
         self.normalize = normalize
         limit = getattr(self.model.config, "max_position_embeddings", max_length)

