@@ -5,7 +5,7 @@ trains linear heads with ``mmkit.models.text_classifier.fit_head`` (the recipe o
 topic-classifier``: 40 epochs, lr 1e-2, batch 64, seed 0): one head per language ("per-lang") and one head on
 both languages' training sentences ("joint"). Prints test and blind accuracy per language. The shipped
 classifier's figures (MiniLM head for English, character n-grams for Chinese) are in
-``data/models/topic-classifier/metrics.json``.
+``mmkit/weights/topic-classifier/metrics.json``.
 
     .venv/bin/python bench/topic_heads_e5.py      # ~10 min on 2 shared cores
 """

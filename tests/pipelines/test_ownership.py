@@ -45,17 +45,21 @@ def assert_float(module) -> None:
     assert describe(module).startswith("not quantized:")
 
 
-def test_text_classification_float_8bit_float_4bit_float():
-    shared = registry.load("minilm")
+@pytest.mark.parametrize("encoder", ["multilingual-e5-small", "minilm"])
+def test_text_classification_float_8bit_float_4bit_float(encoder):
+    shared, minilm = registry.load(encoder), registry.load("minilm")
     for quantization in STEPS:
-        clf = mmkit.pipeline("text-classification", device="cpu", quantization=quantization)
+        clf = mmkit.pipeline("text-classification", model=encoder, device="cpu", quantization=quantization)
         assert_reports_match_layers(clf, quantization, clf.describe(), clf.encoder.model)
         assert (clf.encoder is shared) == (quantization is None)
-        if clf.head is not None:  # the topic head runs on the pipeline's own encoder, never on the shared one
-            assert clf.head.encoder is clf.encoder
-            assert registry.load("topic-classifier").encoder is shared
-        if quantization == "4bit":  # the four most sensitive MiniLM layers stay 8-bit
-            assert bnb_layers(clf.encoder.model)[0] == 4
+        if clf.head is not None:  # the topic head runs on MiniLM: the shared one only when nothing is changed
+            assert (clf.head.encoder is minilm) == (quantization is None)
+            assert registry.load("topic-classifier").encoder is minilm
+            if encoder == "minilm":
+                assert clf.head.encoder is clf.encoder
+        if quantization == "4bit":  # MiniLM's four most sensitive layers stay 8-bit, in whichever role it has
+            head_minilm = clf.head.encoder if clf.head is not None else clf.encoder
+            assert bnb_layers(head_minilm.model)[0] == 4
         scores = clf("The striker scored twice in the final.", labels=["sports", "cooking"])
         assert scores[0]["label"] == "sports"
         assert_float(shared.model)
