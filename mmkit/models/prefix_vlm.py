@@ -126,7 +126,7 @@ class PrefixVLM(nn.Module):
         labels[:, 0] = IGNORE_INDEX
         return input_ids, labels
 
-    def _lm(self, embeds: Tensor, cache: KVCache | None = None) -> Tensor:
+    def lm_forward(self, embeds: Tensor, cache: KVCache | None = None) -> Tensor:
         """The LM after its token embedding: embeds (B, T, d_model) -> logits (B, T, V). With a cache, embeds
         holds only the new positions, placed after the ``cache.seq_len`` already seen."""
         offset = cache.seq_len if cache is not None else 0
@@ -142,7 +142,7 @@ class PrefixVLM(nn.Module):
         """pixel_values (B, 3, S, S), input_ids (B, L), labels (B, L) with -100 where not scored (see
         :meth:`encode_captions`) -> logits (B, N + L, V) and, given labels, the mean next-token loss."""
         prefix = self.image_tokens(pixel_values)
-        logits = self._lm(torch.cat([prefix, self.lm.tok_emb(input_ids)], dim=1))
+        logits = self.lm_forward(torch.cat([prefix, self.lm.tok_emb(input_ids)], dim=1))
         if labels is None:
             return PrefixVLMOutput(logits)
         return PrefixVLMOutput(logits, self.loss_from_logits(logits, labels))
@@ -171,7 +171,7 @@ class PrefixVLM(nn.Module):
             embeds = self.lm.tok_emb(ids)
             if cache is None or cache.seq_len == 0:  # the whole sequence: put the image in front
                 embeds = torch.cat([expand_to_batch(prefix, ids.shape[0]), embeds], dim=1)
-            return self._lm(embeds, cache)
+            return self.lm_forward(embeds, cache)
 
         ids = _generate(step, prompt, max_new_tokens, eos_token_id=self.tokenizer.eos_id, use_cache=use_cache)
         self.train(was_training)
