@@ -11,10 +11,10 @@ STAMP  := $(VENV)/.mmkit-installed
 LOCK   := requirements/lock.txt
 EXTRAS := apps,course,dev,faiss,zh,reader
 # Debian packages the tests and benches use: the colour emoji font (embedded image-text data), the CJK font (Chinese
-# labels in figures and browser screenshots), Chromium (the browser test), and the Chinese documentation the
-# long-text QA question sets read (data/longqa/README-reader-sets.md).
+# labels in figures and browser screenshots), Chromium (the browser test), the Chinese documentation the long-text QA
+# question sets read (data/longqa/README-reader-sets.md) and espeak-ng (spoken digits of course ch12a).
 DEBIAN_PACKAGES := fonts-noto-color-emoji fonts-noto-cjk chromium \
-	emacs-common debian-reference-zh-cn debian-faq-zh-cn maint-guide-zh-cn
+	emacs-common debian-reference-zh-cn debian-faq-zh-cn maint-guide-zh-cn espeak-ng
 
 .PHONY: install system-deps lock demo demo-streamlit test test-slow lint bench course grade handout models wheel clean
 
