@@ -78,7 +78,7 @@ def cmd_models(args) -> object:
         for s in list_models()
     ]
     text = "\n".join(
-        f"{'ready  ' if r['ready'] else 'missing'}  {r['name']:<18} {r['kind']:<19} {r['size_mb']:>6.0f} MB  "
+        f"{'ready  ' if r['ready'] else 'missing'}  {r['name']:<24} {r['kind']:<19} {r['size_mb']:>6.0f} MB  "
         f"{r['description']}" + ("" if r["ready"] else f"  (install: {r['install']})")
         for r in rows
     )

