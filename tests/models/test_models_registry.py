@@ -9,7 +9,10 @@ import pytest
 from mmkit.errors import InputError, MissingDependencyError
 from mmkit.models import card, get_spec, is_ready, list_models, load, registry, unload
 
-NAMES = ["minilm", "smollm2-reader", "gemma3-reader-zh", "topic-classifier", "tiny-clip", "tiny-captioner"]
+NAMES = [
+    "minilm", "smollm2-reader", "gemma3-reader-zh", "topic-classifier", "tiny-clip", "tiny-captioner",
+    "efficientnet-lite0-photo",
+]
 
 
 def installed(distribution: str) -> bool:
