@@ -1,6 +1,7 @@
 """Real photos that ship inside installed packages (gradio, scikit-learn, matplotlib): name -> path, or None when
-the package is not installed. Credits: china.jpg and flower.jpg CC-BY 2.0 (see sklearn/datasets/images/README.txt),
-grace_hopper.jpg public domain (US Navy), cheetah.jpg, lion.jpg and tower.jpg from gradio's media assets."""
+the package is not installed. Credits: china.jpg and flower.jpg are CC-BY 2.0 (attribution in scikit-learn's
+datasets/images/README.txt); grace_hopper.jpg is a US Navy photograph (public domain); cheetah.jpg, lion.jpg and
+tower.jpg come with gradio's media_assets, which state no licence of their own (gradio is Apache-2.0)."""
 
 import importlib.util
 from pathlib import Path

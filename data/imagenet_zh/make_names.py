@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import importlib.metadata
 import json
+import random
 import re
 import shutil
 import tempfile
@@ -32,6 +33,11 @@ PACKAGE = ROOT / "mmkit/models/data/imagenet_zh.json"
 FIXES = Path(__file__).resolve().parent / "fixes.json"
 N_PARTS, GROUP, ANIMALS = 22, 25, 398
 EXAMPLE = (["goldfish", "golden retriever", "umbrella"], ["金鱼", "金毛寻回犬", "雨伞"])
+
+
+def review_sample(n: int = 100) -> list[int]:
+    """The class indices checked by hand: 100 drawn at random (seed 2026), in index order."""
+    return sorted(random.Random(2026).sample(range(1000), n))
 
 
 def join_gguf(out: Path) -> Path:
@@ -91,7 +97,13 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=48)
     parser.add_argument("--limit", type=int, default=1000, help="first N classes only (a quick look)")
     parser.add_argument("--apply-fixes", action="store_true", help="write the package list: --out + fixes.json")
+    parser.add_argument("--review", action="store_true", help="print the hand-check sample of --out")
     args = parser.parse_args()
+    if args.review:
+        english, names = json.loads(ENGLISH.read_text()), json.loads(args.out.read_text(encoding="utf-8"))
+        for i in review_sample():
+            print(f"{i}\t{english[i]}\t{names[i]}")
+        return
     if args.apply_fixes:
         names = json.loads(args.out.read_text(encoding="utf-8"))
         for index, name in json.loads(FIXES.read_text(encoding="utf-8"))["fixes"].items():
