@@ -104,11 +104,29 @@ def test_the_emoji_model_stays_available_by_name():
     assert "red_apple" in [h["id"] for h in retriever.search("a red apple", k=3)]
 
 
-def test_cli_captions_a_photo():
+def run_cli(*args: str) -> str:
     proc = subprocess.run(
-        [sys.executable, "-m", "mmkit.cli", "caption", str(PHOTOS["lion"]), "--json"], capture_output=True,
-        text=True, timeout=600, env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "HOME": str(Path.home())},
+        [sys.executable, "-m", "mmkit.cli", *args], capture_output=True, text=True, timeout=600,
+        env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "HOME": str(Path.home())},
     )
     assert proc.returncode == 0, proc.stderr
-    (row,) = json.loads(proc.stdout)
+    return proc.stdout
+
+
+def test_cli_captions_a_photo():
+    (row,) = json.loads(run_cli("caption", str(PHOTOS["lion"]), "--json"))
     assert row["caption"] == "a lion" and row["top"][0]["label"] == "lion"
+    text = run_cli("caption", str(PHOTOS["cheetah"]), "--lang", "zh")
+    assert text.startswith(f"{PHOTOS['cheetah']}: 一只猎豹  (猎豹 0.")
+
+
+def test_cli_indexes_a_mixed_folder_and_finds_a_photo(tmp_path):
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    for name in ("lion", "china", "flower"):
+        (folder / f"{name}.jpg").write_bytes(Path(PHOTOS[name]).read_bytes())
+    for emoji in ("umbrella", "pizza"):
+        (folder / f"{emoji}.png").write_bytes((IMAGES / f"{emoji}.png").read_bytes())
+    run_cli("index", "build", str(folder), "--out", str(tmp_path / "index"))
+    hits = json.loads(run_cli("index", "search", str(tmp_path / "index"), "a lion", "-k", "2", "--json"))
+    assert hits[0]["id"] == "lion"
