@@ -13,7 +13,8 @@ Names are asked for in numbered groups of 50 with a hint saying whether the grou
 English name and is fixed by hand. ``--apply-fixes`` writes ``mmkit/models/data/imagenet_zh.json``: this script's
 raw output with the hand fixes of ``fixes.json`` applied (see ``mmkit/models/cards/efficientnet-lite0-photo.md``).
 Gemma-3-270M (the other embedded multilingual reader) was tried first on 16 names and got half of them wrong
-("goldfinch" -> 绿毛寻回犬, "pizza" -> 饭店).
+("goldfinch" -> 绿毛寻回犬, "pizza" -> 饭店). This script's own output on 2026-12-04 was not usable either (English
+echoed back, Python dictionaries, wrong names): nothing it wrote is committed; see the card.
 """
 
 from __future__ import annotations
