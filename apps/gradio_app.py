@@ -44,10 +44,16 @@ class ImageFile(gr.Image):
         return None if payload is None or payload.path is None else str(payload.path)
 
 
+# The apps' examples are emoji art, so a blank model field keeps the emoji models (the library's defaults are now
+# the photo model); type efficientnet-lite0-photo in the field for photos.
+EMOJI_DEFAULTS = {"image-captioning": "tiny-captioner", "cross-modal-retrieval": "tiny-clip"}
+
+
 @lru_cache(maxsize=8)
 def get_pipeline(task: str, model: str = "", quantization: str = "none"):
     """One pipeline per (task, model, quantization), loaded on first use and shared by every request after."""
-    return mmkit.pipeline(task, model=model.strip() or None, quantization=None if quantization == "none" else quantization)
+    model = model.strip() or EMOJI_DEFAULTS.get(task)
+    return mmkit.pipeline(task, model=model, quantization=None if quantization == "none" else quantization)
 
 
 def friendly(handler):

@@ -40,9 +40,15 @@ def t(key: str, **values) -> str:
     return text(key, ui_lang(), **values)
 
 
+# The apps' examples are emoji art, so a blank model field keeps the emoji models (the library's defaults are now
+# the photo model); type efficientnet-lite0-photo in the field for photos.
+EMOJI_DEFAULTS = {"image-captioning": "tiny-captioner", "cross-modal-retrieval": "tiny-clip"}
+
+
 @st.cache_resource(show_spinner="Loading the model (first time only)…")
 def get_pipeline(task: str, model: str = "", quantization: str = "none"):
-    return mmkit.pipeline(task, model=model.strip() or None, quantization=None if quantization == "none" else quantization)
+    model = model.strip() or EMOJI_DEFAULTS.get(task)
+    return mmkit.pipeline(task, model=model, quantization=None if quantization == "none" else quantization)
 
 
 def model_controls(prefix: str) -> tuple[str, str]:

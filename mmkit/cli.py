@@ -40,10 +40,16 @@ def cmd_classify(args) -> object:
     return ranked, "\n".join(f"{row['score']:.3f}  {row['label']}" for row in ranked)
 
 
+def _caption_line(r: dict) -> str:
+    """One line per image: its path, its caption and, from the photo model, the three best classes."""
+    top = ", ".join(f"{t['label']} {t['score']:.2f}" for t in r.get("top", [])[:3])
+    return f"{r['image']}: {r['caption']}" + (f"  ({top})" if top else "")
+
+
 def cmd_caption(args) -> object:
     captioner = _pipeline("image-captioning", args)
     results = [{"image": path, **captioner(path, lang=args.lang, num_beams=args.beams)} for path in args.images]
-    return results, "\n".join(f"{r['image']}: {r['caption']}" for r in results)
+    return results, "\n".join(_caption_line(r) for r in results)
 
 
 def cmd_index_build(args) -> object:
@@ -80,7 +86,7 @@ def cmd_models(args) -> object:
         for s in list_models()
     ]
     text = "\n".join(
-        f"{'ready  ' if r['ready'] else 'missing'}  {r['name']:<21} {r['kind']:<19} {r['size_mb']:>6.0f} MB  "
+        f"{'ready  ' if r['ready'] else 'missing'}  {r['name']:<24} {r['kind']:<19} {r['size_mb']:>6.0f} MB  "
         f"{r['description']}" + ("" if r["ready"] else f"  (install: {r['install']})")
         for r in rows
     )

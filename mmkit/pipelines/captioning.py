@@ -1,10 +1,15 @@
-"""Image captioning: the embedded TinyCaptioner (English and Chinese), or any Hugging Face image-to-text model.
+"""Image captioning: the embedded photo model (default), the emoji TinyCaptioner, or a Hugging Face image-to-text model.
 
 ``cap(image_or_path_or_list, lang="en", max_new_tokens=20, num_beams=1, do_sample=False, return_attention=False)``
--> ``{"caption"}`` per image (one dict for one image, a list for a list). With ``return_attention=True`` (embedded
-model only) the dict also holds ``words`` and ``attention`` — one (h, w) map over the image grid per word — and the
-decoded ``image``, for the apps' "explain" view.
-A hub model writes in the language it was trained in; ``lang`` only chooses the embedded model's.
+-> ``{"caption"}`` per image (one dict for one image, a list for a list).
+
+- model=None or "efficientnet-lite0-photo": EfficientNet-Lite0's ImageNet classes in a caption as sure as its
+  probabilities ("a cheetah", "probably a daisy or another flower", :mod:`mmkit.models.photo_caption`); the dict
+  also holds ``top``, the five best classes [{"label", "index", "score"}] in ``lang``. Generation options are unused.
+- model="tiny-captioner": the small captioner trained here on rendered emoji (English and Chinese). With
+  ``return_attention=True`` the dict also holds ``words`` and ``attention`` — one (h, w) map over the image grid
+  per word — and the decoded ``image``, for the apps' "explain" view.
+- a hub id or folder: writes in the language it was trained in; ``lang`` is not used.
 """
 
 from __future__ import annotations
@@ -12,7 +17,11 @@ from __future__ import annotations
 from mmkit.errors import InputError
 from mmkit.hub import load_auto
 from mmkit.inputs import load_image
+from mmkit.models.photo import PhotoClassifier
+from mmkit.models.photo_caption import describe_batch
 from mmkit.pipelines.base import Pipeline, own_model
+
+PHOTO = "efficientnet-lite0-photo"
 
 
 class HFCaptioner:
@@ -22,7 +31,7 @@ class HFCaptioner:
         import transformers
         from transformers import AutoConfig, AutoImageProcessor, AutoProcessor
 
-        alternative = "model=None (the embedded mmkit tiny-captioner)"
+        alternative = "model=None (the embedded photo model) or model='tiny-captioner' (the emoji captioner)"
         config = load_auto(AutoConfig, name_or_path, alternative=alternative)
         model_class = (
             transformers.VisionEncoderDecoderModel
@@ -56,15 +65,21 @@ class HFCaptioner:
 
 
 class ImageCaptioningPipeline(Pipeline):
-    """``pipeline("image-captioning", model=None | hub id | folder)``."""
+    """``pipeline("image-captioning", model=None | "efficientnet-lite0-photo" | "tiny-captioner" | hub id | folder)``."""
 
     task = "image-captioning"
 
     def __init__(self, model=None, device=None, quantization=None):
         super().__init__("", device, quantization)
-        if model is None:
-            from mmkit.models import load as load_embedded
+        from mmkit.models import load as load_embedded
 
+        if model in (None, PHOTO):
+            if quantization:
+                raise InputError(f"{PHOTO} (a 19 MB CNN) is not quantized; quantization is for hub models and "
+                                 "model='tiny-captioner'")
+            self.model = own_model(load_embedded(PHOTO), device, shared=True)
+            self.model_name = f"mmkit {PHOTO} (embedded)"
+        elif model == "tiny-captioner":
             self.model = own_model(load_embedded("tiny-captioner"), device, quantization, shared=True,
                                    skip=("lm_head", "head"))
             self.model_name = "mmkit tiny-captioner (embedded)"
@@ -79,9 +94,13 @@ class ImageCaptioningPipeline(Pipeline):
         return getattr(self.model, "model", self.model)
 
     @property
+    def is_photo(self) -> bool:
+        return isinstance(self.model, PhotoClassifier)
+
+    @property
     def supports_attention(self) -> bool:
-        """Whether ``return_attention=True`` works (the embedded model exposes its cross-attention)."""
-        return not isinstance(self.model, HFCaptioner)
+        """Whether ``return_attention=True`` works (the emoji tiny-captioner exposes its cross-attention)."""
+        return not isinstance(self.model, (HFCaptioner, PhotoClassifier))
 
     def __call__(
         self,
@@ -100,14 +119,21 @@ class ImageCaptioningPipeline(Pipeline):
             raise InputError(f"num_beams must be between 1 and 8, not {num_beams}")
         if lang not in ("en", "zh"):
             raise InputError(f"lang must be 'en' or 'zh', not {lang!r}")
-        if isinstance(self.model, HFCaptioner):
-            if return_attention:
-                raise InputError(f"{self.model_name} does not expose attention maps; use model=None for them")
+        if return_attention and not self.supports_attention:
+            raise InputError(f"{self.model_name} does not expose attention maps; use model='tiny-captioner' for them")
+        if self.is_photo:
+            results = self._photo(pictures, lang)
+        elif isinstance(self.model, HFCaptioner):
             captions = self.model.generate(pictures, max_new_tokens, num_beams, do_sample)
             results = [{"caption": c} for c in captions]
         else:
             results = self._embedded(pictures, lang, max_new_tokens, num_beams, do_sample, return_attention)
         return results[0] if single else results
+
+    def _photo(self, pictures, lang: str) -> list[dict]:
+        probs = self.model.probabilities(pictures)  # (B, 1000)
+        return [{"caption": caption, "top": top}
+                for caption, top in zip(describe_batch(probs, lang), self.model.top(probs, k=5, lang=lang))]
 
     def _embedded(self, pictures, lang, max_new_tokens, num_beams, do_sample, return_attention) -> list[dict]:
         out = self.model.generate(

@@ -4,6 +4,12 @@
 ``[{"id", "score", "path"?}, ...]``. Images are a folder, a list of paths / PIL images / bytes, or a ``datasets``
 image column. ``ret.add_captions(texts)`` indexes texts so that ``ret.search(image, target="captions")`` finds the
 caption of an image. ``save(dir)`` / ``load(dir)`` keep the vectors (safetensors, checksummed, written atomically).
+
+Models: None or "efficientnet-lite0-photo" (default) embeds photos by ConSE — the probability-weighted mean of
+their best ImageNet class names' vectors in a text encoder's space (:class:`mmkit.models.photo.ConSE`); the text
+encoder is ``text_encoder=`` (default the embedded MiniLM, English queries; a multilingual encoder such as
+multilingual-e5-small for Chinese queries). "tiny-clip" is the small CLIP trained here on rendered emoji; a hub id or
+folder is any CLIP-style dual encoder.
 """
 
 from __future__ import annotations
@@ -18,7 +24,10 @@ from mmkit.errors import InputError
 from mmkit.hub import load_auto
 from mmkit.index import VectorIndex
 from mmkit.inputs import load_image, validate_text
+from mmkit.models.photo import ConSE
 from mmkit.pipelines.base import Pipeline, own_model
+
+PHOTO = "efficientnet-lite0-photo"
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".tif", ".tiff"}
 
@@ -29,7 +38,7 @@ class HFClipModel:
     def __init__(self, name_or_path: str, device: torch.device):
         from transformers import AutoModel, AutoProcessor
 
-        alternative = "model=None (the embedded mmkit tiny-clip)"
+        alternative = "model=None (the embedded photo model) or model='tiny-clip' (the emoji model)"
         self.model = load_auto(AutoModel, name_or_path, alternative=alternative).to(device).eval()
         self.processor = load_auto(AutoProcessor, name_or_path, alternative=alternative)
         self.device = device
@@ -65,16 +74,26 @@ def _image_sources(images) -> list:
 
 
 class CrossModalRetrievalPipeline(Pipeline):
-    """``pipeline("cross-modal-retrieval", model=None | CLIP-style hub id or folder)``."""
+    """``pipeline("cross-modal-retrieval", model=None | "efficientnet-lite0-photo" | "tiny-clip" | CLIP-style hub id
+    or folder, text_encoder=None)``. text_encoder (photo model only): anything with ``embed(texts) -> (N, D)``."""
 
     task = "cross-modal-retrieval"
 
-    def __init__(self, model=None, device=None, quantization=None, batch_size: int = 64):
+    def __init__(self, model=None, device=None, quantization=None, batch_size: int = 64, text_encoder=None):
         super().__init__("", device, quantization)
         self.batch_size = batch_size
-        if model is None:
-            from mmkit.models import load as load_embedded
+        from mmkit.models import load as load_embedded
 
+        if text_encoder is not None and model not in (None, PHOTO):
+            raise InputError(f"text_encoder= is for the photo model ({PHOTO}); {model} has its own text tower")
+        if model in (None, PHOTO):
+            if quantization:
+                raise InputError(f"{PHOTO} (a 19 MB CNN) is not quantized; quantization is for hub models and "
+                                 "model='tiny-clip'")
+            self.model = ConSE(own_model(load_embedded(PHOTO), device, shared=True), text_encoder)
+            encoder = getattr(self.model.text_encoder, "name_or_path", type(self.model.text_encoder).__name__)
+            self.model_name = f"mmkit {PHOTO} + ConSE ({encoder})"
+        elif model == "tiny-clip":
             self.model = own_model(load_embedded("tiny-clip"), device, quantization, shared=True)
             self.model_name = "mmkit tiny-clip (embedded)"
         else:

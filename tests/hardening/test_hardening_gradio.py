@@ -147,7 +147,7 @@ def captioner():
 
 
 def test_caption_with_an_unknown_model_names_the_embedded_one(client, hostile):
-    refused(client, "Offline alternative: model=None \\(the embedded mmkit tiny-captioner\\)",
+    refused(client, "Offline alternative: model=None \\(the embedded photo model\\) or model='tiny-captioner'",
             handle_file(str(hostile / "good.png")), "en", 1, "nobody/no-such-captioner", "none", "en",
             api="/caption")
 
@@ -187,7 +187,7 @@ def test_caption_refuses_beams_outside_the_slider(client, hostile):
 
 
 def test_build_index_with_an_unknown_model_names_the_embedded_one(client):
-    refused(client, "Offline alternative: model=None \\(the embedded mmkit tiny-clip\\)", None,
+    refused(client, "Offline alternative: model=None \\(the embedded photo model\\) or model='tiny-clip'", None,
             "nobody/no-such-clip", "none", "en", api="/build_index")
 
 

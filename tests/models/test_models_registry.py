@@ -11,7 +11,11 @@ import pytest
 from mmkit.errors import InputError, MissingDependencyError
 from mmkit.models import card, get_spec, is_ready, list_models, load, registry, unload
 
-NAMES = ["minilm", "multilingual-e5-small", "smollm2-reader", "gemma3-reader-zh", "topic-classifier", "tiny-clip", "tiny-captioner"]
+NAMES = [
+    "minilm", "multilingual-e5-small", "smollm2-reader", "gemma3-reader-zh", "topic-classifier", "tiny-clip",
+    "tiny-captioner",
+    "efficientnet-lite0-photo",
+]
 
 
 def installed(distribution: str) -> bool:

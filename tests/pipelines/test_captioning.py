@@ -19,7 +19,7 @@ def test_unknown_hub_id_names_the_embedded_alternative(monkeypatch):
 
 @pytest.fixture(scope="module")
 def cap():
-    return mmkit.pipeline("image-captioning")
+    return mmkit.pipeline("image-captioning", model="tiny-captioner")
 
 
 @needs_model

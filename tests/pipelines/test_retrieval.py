@@ -58,7 +58,7 @@ def test_clear_errors(hub_retriever, tmp_path):
 
 @pytest.mark.skipif(not is_ready("tiny-clip"), reason="tiny-clip is not trained: python -m mmkit.models.train tiny-clip")
 def test_embedded_model_finds_fruit_by_free_text():
-    retriever = mmkit.pipeline("cross-modal-retrieval")
+    retriever = mmkit.pipeline("cross-modal-retrieval", model="tiny-clip")
     retriever.add(IMAGES)
     top = [h["id"] for h in retriever.search("a red apple", k=3)]
     assert "red_apple" in top
