@@ -32,7 +32,9 @@ class LongTextQAPipeline(Pipeline):
     def __init__(self, model=None, device=None, quantization=None, encoder=None, lang: str = "auto", top_k: int = 3,
                  captioner=None):
         super().__init__("", device, quantization)
-        self.captioner_spec = captioner  # None: the embedded captioner, loaded when a document first has figures
+        # None: the embedded tiny-captioner, loaded when a document first has figures (it writes English and Chinese;
+        # the photo model has English class names only so far)
+        self.captioner_spec = captioner or "tiny-captioner"
         self._captioner = None
         self._caption_cache: dict[tuple, str] = {}  # (sha256 of the image file, lang) -> caption
         model = model or os.environ.get("MMKIT_QA_READER") or None

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 import mmkit
+from mmkit.errors import InputError
 from mmkit.models import is_ready, registry
 from mmkit.quant import describe
 
@@ -68,7 +69,7 @@ def test_text_classification_float_8bit_float_4bit_float(encoder):
 @pytest.mark.skipif(not is_ready("tiny-captioner"), reason="the tiny captioner is not trained yet")
 def test_image_captioning_float_8bit_float_4bit_float():
     for quantization in STEPS:
-        cap = mmkit.pipeline("image-captioning", device="cpu", quantization=quantization)
+        cap = mmkit.pipeline("image-captioning", model="tiny-captioner", device="cpu", quantization=quantization)
         assert_reports_match_layers(cap, quantization, cap.describe(), cap.model)
         assert (cap.model is registry.load("tiny-captioner")) == (quantization is None)
         assert_float(registry.load("tiny-captioner"))
@@ -78,10 +79,20 @@ def test_image_captioning_float_8bit_float_4bit_float():
 @pytest.mark.skipif(not is_ready("tiny-clip"), reason="tiny-clip is not trained yet")
 def test_cross_modal_retrieval_float_8bit_float_4bit_float():
     for quantization in STEPS:
-        ret = mmkit.pipeline("cross-modal-retrieval", device="cpu", quantization=quantization)
+        ret = mmkit.pipeline("cross-modal-retrieval", model="tiny-clip", device="cpu", quantization=quantization)
         assert_reports_match_layers(ret, quantization, ret.describe(), ret.model)
         assert (ret.model is registry.load("tiny-clip")) == (quantization is None)
         assert_float(registry.load("tiny-clip"))
+
+
+@pytest.mark.parametrize("task", ["image-captioning", "cross-modal-retrieval"])
+def test_the_photo_default_is_the_shared_float_model_and_refuses_quantization(task):
+    pipe = mmkit.pipeline(task, device="cpu")
+    photo = registry.load("efficientnet-lite0-photo")
+    assert pipe.module is photo or getattr(pipe.model, "classifier", None) is photo
+    with pytest.raises(InputError, match="is not quantized"):
+        mmkit.pipeline(task, device="cpu", quantization="8bit")
+    assert_float(photo)
 
 
 @pytest.fixture
