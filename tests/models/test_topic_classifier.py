@@ -123,6 +123,7 @@ def test_shipped_classifier_on_held_out_sentences():
     assert model.config.routes == {lang: _part(route, lang) for lang, route in LAYOUTS[metrics["layout"]].items()}
 
 
+@pytest.mark.slow  # ~30 s on the shared 2-core machine: e5 embeds the 1,120 test and blind sentences
 @pytest.mark.skipif(not is_ready("topic-classifier"), reason="topic classifier not trained")
 def test_the_card_figures_are_what_the_shipped_files_measure():
     # test and blind figures recomputed from the committed weights equal metrics.json, and the card shows them
