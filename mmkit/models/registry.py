@@ -102,8 +102,8 @@ def _weights_ready(name: str) -> Callable[[], bool]:
 def _load_topic_classifier():
     from mmkit.models.text_classifier import TopicClassifier
 
-    # No encoder given: on first use it binds the process-wide copy of the one its config names (e5, or MiniLM for
-    # folders saved before the encoder was a config field) instead of loading a second one.
+    # No encoder given: on first use it binds the process-wide copy of the one its config names (e5, or MiniLM
+    # for folders saved before the encoder was a config field) instead of loading a second one.
     return TopicClassifier.from_pretrained(weights_dir("topic-classifier"))
 
 

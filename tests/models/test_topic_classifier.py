@@ -21,7 +21,7 @@ from mmkit.models.train import run
 
 
 class RecordingEncoder:
-    """Stands in for the sentence encoder: a fixed vector per text, and a record of what it was asked to embed."""
+    """Stands in for the encoder: a fixed vector per text, and a record of what it was asked to embed."""
 
     dim = 384
 
@@ -71,13 +71,14 @@ def test_e5_layouts_route_both_languages_through_the_encoder(tmp_path):
     for routes in ({"en": "head", "zh": "head"}, {"en": "head_en", "zh": "head_zh"}):
         config = TopicClassifierConfig(labels=list(TOPICS), encoder="multilingual-e5-small", routes=routes)
         model = TopicClassifier(config, encoder=RecordingEncoder()).eval()
-        assert not hasattr(model, "ngram") and {k.split(".")[0] for k in model.state_dict()} == set(routes.values())
+        assert not hasattr(model, "ngram")
+        assert {k.split(".")[0] for k in model.state_dict()} == set(routes.values())
         probs = model.predict_proba(texts)
         assert sorted(model.encoder.seen) == sorted(texts)  # Chinese reaches the encoder too
         model.save_pretrained(tmp_path)
         again = TopicClassifier.from_pretrained(tmp_path, encoder=RecordingEncoder())
         assert again.config == config
-        # a fresh RecordingEncoder asked in the same order gives the same vectors: the heads were saved and loaded
+        # a fresh RecordingEncoder asked in the same order gives the same vectors: the heads were saved, loaded
         assert torch.allclose(again.predict_proba(texts), probs)
 
 
@@ -85,7 +86,7 @@ def test_folders_saved_before_the_encoder_field_read_as_minilm_and_ngrams(tmp_pa
     model = TopicClassifier(TopicClassifierConfig(labels=list(TOPICS)), encoder=RecordingEncoder()).eval()
     model.save_pretrained(tmp_path)
     config = json.loads((tmp_path / "config.json").read_text())
-    old = {k: v for k, v in config.items() if k not in ("encoder", "routes")}  # the first version's config.json
+    old = {k: v for k, v in config.items() if k not in ("encoder", "routes")}  # the first version's config
     (tmp_path / "config.json").write_text(json.dumps(old))
     again = TopicClassifier.from_pretrained(tmp_path, encoder=RecordingEncoder())
     assert again.config.encoder == "minilm" and again.config.routes == {"en": "head", "zh": "ngram"}
@@ -120,7 +121,8 @@ def test_shipped_classifier_on_held_out_sentences():
     # the saved layout is the one the test split preferred, and the config routes each language as it says
     assert metrics["layouts"][metrics["layout"]] == max(metrics["layouts"].values())
     assert model.config.encoder == metrics["encoder"] == "multilingual-e5-small"
-    assert model.config.routes == {lang: _part(route, lang) for lang, route in LAYOUTS[metrics["layout"]].items()}
+    layout = LAYOUTS[metrics["layout"]]
+    assert model.config.routes == {lang: _part(route, lang) for lang, route in layout.items()}
 
 
 @pytest.mark.slow  # ~30 s on the shared 2-core machine: e5 embeds the 1,120 test and blind sentences

@@ -53,14 +53,14 @@ def test_text_classification_float_8bit_float_4bit_float(encoder):
         clf = mmkit.pipeline("text-classification", model=encoder, device="cpu", quantization=quantization)
         assert_reports_match_layers(clf, quantization, clf.describe(), clf.encoder.model)
         assert (clf.encoder is shared) == (quantization is None)
-        if clf.head is not None:  # the topic head runs on its config's encoder: the shared one only when unchanged
+        if clf.head is not None:  # the head runs on its config's encoder: the shared one only when unchanged
             head_shared = registry.load(head_name)
             assert (clf.head.encoder is head_shared) == (quantization is None)
             assert registry.load("topic-classifier").encoder is head_shared
-            # one copy of an encoder that serves both roles, float or quantized; two different models otherwise
+            # one copy of an encoder that serves both roles, float or quantized; two different models else
             assert (clf.head.encoder is clf.encoder) == (head_name == encoder)
             assert_float(head_shared.model)
-        # MiniLM's four most sensitive layers stay 8-bit at 4 bits, in whichever role it has; e5 has none ranked
+        # MiniLM's four most sensitive layers stay 8-bit at 4 bits, in whichever role; e5 has none ranked
         for name, role in ((encoder, clf.encoder), (head_name, clf.head.encoder if clf.head else None)):
             if role is not None and quantization == "4bit":
                 assert bnb_layers(role.model)[0] == (4 if name == "minilm" else 0), name

@@ -100,7 +100,8 @@ def test_quantized_pipeline_gives_the_float_answers_and_leaves_the_shared_encode
     assert [r[0]["label"] for r in quantized(texts)] == [r[0]["label"] for r in clf(texts)]
     labels = ["sports", "finance", "food"]
     assert [r[0]["label"] for r in quantized(texts, labels=labels)] == [r[0]["label"] for r in clf(texts, labels=labels)]
-    for name in {default_zero_shot_encoder(), load("topic-classifier").config.encoder}:  # zero-shot's, the head's
+    # the zero-shot encoder and the head's
+    for name in {default_zero_shot_encoder(), load("topic-classifier").config.encoder}:
         shared_query = load(name).model.encoder.layer[0].attention.self.query
         assert type(shared_query) is nn.Linear
 
@@ -122,7 +123,8 @@ def test_embedded_4bit_runs_the_topic_head_on_the_zero_shot_copy_of_e5(clf):
         pytest.skip("the topic head and the zero-shot encoder are not the same model here")
     quantized = mmkit.pipeline("text-classification", quantization="4bit")
     assert quantized.head.encoder is quantized.encoder is not clf.encoder  # one private e5, all 4-bit
-    assert {type(m).__name__ for m in quantized.encoder.model.modules() if "Linear" in type(m).__name__} == {"Linear4bit"}
+    linear = {type(m).__name__ for m in quantized.encoder.model.modules() if "Linear" in type(m).__name__}
+    assert linear == {"Linear4bit"}
     texts = ["The striker scored twice and the team won.", "The bank raised interest rates.", "央行宣布下调贷款利率。"]
     assert [r[0]["label"] for r in quantized(texts)] == [r[0]["label"] for r in clf(texts)]
 
