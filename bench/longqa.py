@@ -147,7 +147,8 @@ def question_set(name: str) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def real_bench(qa, rows, limit=None):
+def real_bench(qa, rows, limit=None, verbose=False):
+    """One result dict per question; ``verbose`` prints each as it comes (a long run can be read while it runs)."""
     results = []
     for row in rows[:limit]:
         document = resolve(row["source"])
@@ -169,6 +170,11 @@ def real_bench(qa, rows, limit=None):
             "evidence": overlaps(out["start"], out["end"], gold_spans) if out["found"] else False,
             "retrieved": any(overlaps(c["start"], c["end"], gold_spans) for c in out["chunks"]),
         })
+        if verbose:
+            r = results[-1]
+            verdict = ("refused" if r["not_found"] else "ANSWERED") if r["absent"] else \
+                ("correct" if r["concise"] else "miss") + (", evidence hit" if r["evidence"] else "")
+            print(f"    {r['id']}: {verdict}; wrote {r['written']!r} ({seconds:.1f} s, {cpu:.1f} CPU s)", flush=True)
     return results
 
 
@@ -245,9 +251,10 @@ def main(argv=None):
     parser.add_argument("--top-k", type=int, default=None, help="passages read (default: LongTextQA's)")
     parser.add_argument("--reader", default=None, help="a causal LM / extractive QA path or id; default: embedded")
     parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"],
-                        help="the embedded reader's dtype (bfloat16 converts its own cache the first time)")
+                        help="the embedded reader's dtype (bfloat16: the float32 cache cast after loading)")
     parser.add_argument("--bits", type=int, default=None, choices=[8, 4], help="bitsandbytes layers (float32 cache)")
     parser.add_argument("--needles", action="store_true", help="also run the planted-fact bench")
+    parser.add_argument("--verbose", action="store_true", help="print every question's result as it comes")
     parser.add_argument("--lengths", default="1000,10000,50000,100000,200000")
     parser.add_argument("--zh-lengths", default="1000,10000,50000")
     parser.add_argument("--seeds", type=int, default=1, help="English haystacks per length")
@@ -270,7 +277,9 @@ def main(argv=None):
         from mmkit.longtext.reader import GenerativeReader
         from mmkit.models.qwen_reader import load_qwen_reader
 
-        reader = GenerativeReader(*load_qwen_reader(getattr(torch, args.dtype), bits=args.bits))
+        # bfloat16: the float32 cache cast (the same values a bfloat16 conversion saves, without a second cache)
+        model, tokenizer = load_qwen_reader(bits=args.bits)
+        reader = GenerativeReader(model.to(getattr(torch, args.dtype)), tokenizer)
     qa = LongTextQA(reader=reader, **({"top_k": args.top_k} if args.top_k else {}))
     begin = time.perf_counter()
     loaded = qa.reader()
@@ -282,7 +291,7 @@ def main(argv=None):
               .format(*reference_seconds(loaded)))
     limit = 6 if args.quick else None
     for name in [s for s in args.sets.split(",") if s]:
-        summarise_real(Path(name).stem, real_bench(qa, question_set(name), limit))
+        summarise_real(Path(name).stem, real_bench(qa, question_set(name), limit, args.verbose))
     print(f"peak RSS with the reader loaded: {peak_rss_gb():.1f} GB")
 
     if args.needles:

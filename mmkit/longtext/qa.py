@@ -5,7 +5,8 @@
     out["answer"], out["start"], out["end"]      # the answer span and the evidence sentence's offsets
 
 Steps, each in its own module: clean the text and keep a map to the original (cleaning), split it into sentences
-(chunking), retrieve the best sentence windows with BM25 and a dense encoder fused by reciprocal rank (retrieval),
+(chunking), retrieve the best sentence windows with BM25, fused by reciprocal rank with a dense encoder when one is
+given (retrieval),
 let a reader write the shortest answer copied from them or NOT FOUND (reader), and map what it wrote back to a span
 of the document (spans). "Not in the document" is the reader's decision; an answer that is not text of the
 passages read is no answer either.
@@ -20,7 +21,7 @@ from mmkit.longtext.reader import ExtractiveReader, GenerativeReader
 from mmkit.longtext.retrieval import IndexCache, Passage
 from mmkit.longtext.spans import locate
 
-TOP_K = 3  # passages read; bench/RESULTS.md "Long-text QA with a 1.5B reader" has recall@3/@5 and the choice
+TOP_K = 3  # passages read; recall@3 vs @5 and the choice: bench/RESULTS.md "Long-text QA with a 1.5B reader"
 
 
 def _load_reader(spec):
@@ -86,9 +87,9 @@ def read_document(document: str | os.PathLike, as_text: bool = False) -> str:
 class LongTextQA:
     """Question answering over one long document at a time.
 
-    encoder: the dense half of retrieval: None for the embedded MiniLM on English documents and BM25 alone on
-             Chinese ones (MiniLM, an English model, lowers Chinese recall), False for BM25 alone, a path, or any
-             object with ``embed(texts) -> (N, D)`` (used for every language).
+    encoder: the dense half of retrieval, fused with BM25 by reciprocal rank: None or False for BM25 alone (the
+             default: the embedded MiniLM did not raise recall on the development sets, see bench/RESULTS.md), a
+             path of a sentence encoder, or any object with ``embed(texts) -> (N, D)``, e.g. a multilingual E5.
     reader:  None for the embedded Qwen2.5-Coder-1.5B-Instruct reader, a local path or hub id of a causal LM or an
              extractive QA model, or a reader object (see :mod:`mmkit.longtext.reader`).
     lang:    "en", "zh" or "auto" (decided per document).
@@ -106,17 +107,11 @@ class LongTextQA:
         self.top_k = top_k
         self.cache = IndexCache(cache_size)
 
-    def encoder(self, lang: str):
-        """The dense encoder for documents in ``lang``, or None for BM25 alone (loaded on first use)."""
-        if self._encoder_spec is False or (self._encoder_spec is None and lang != "en"):
-            return None
-        if self._encoder is None:
-            if self._encoder_spec is None:
-                from mmkit.models import load
-
-                self._encoder = load("minilm")
-            else:
-                self._encoder = _load_encoder(self._encoder_spec)
+    @property
+    def encoder(self):
+        """The dense encoder, or None for BM25 alone (a path is loaded on first use)."""
+        if self._encoder is None and self._encoder_spec not in (None, False):
+            self._encoder = _load_encoder(self._encoder_spec)
         return self._encoder
 
     def reader(self, lang: str | None = None):
@@ -147,7 +142,7 @@ class LongTextQA:
         if progress:
             progress("retrieving")
         index = self.cache.get(text, self.lang)
-        passages = index.search(question, top_k=top_k or self.top_k, encoder=self.encoder(index.lang))
+        passages = index.search(question, top_k=top_k or self.top_k, encoder=self.encoder)
         to_original = index.clean.to_original
         result = {"answer": None, "found": False, "evidence": None, "start": None, "end": None,
                   "answer_start": None, "answer_end": None, "score": 0.0, "lang": index.lang, "written": None,

@@ -28,7 +28,7 @@ from mmkit.longtext.chunking import is_cjk, split_sentences
 from mmkit.longtext.cleaning import CleanText, clean
 
 WINDOW_SENTENCES = 3
-SHORTLIST = 40  # windows the dense scorer embeds: a few seconds of MiniLM on 2 cores
+SHORTLIST = 40  # windows a dense encoder embeds: a few seconds of MiniLM on 2 cores
 RRF_K = 60  # the usual reciprocal-rank constant (Cormack et al., 2009)
 
 _EN_WORD_RE = re.compile(r"\d+(?:\.\d+)+|[a-z0-9_]+")

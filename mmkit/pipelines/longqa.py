@@ -22,7 +22,7 @@ class QuantizedLongTextQA(LongTextQA):
 
     The float embedded reader is shared by every pipeline of the process (the registry keeps one copy), so a
     quantized pipeline never quantizes it in place: it loads its own from the reader's float32 cache folder
-    through :func:`mmkit.quant.load_quantized`, on first use. The retrieval encoder (MiniLM) stays in float.
+    through :func:`mmkit.quant.load_quantized`, on first use. A retrieval encoder, if given, stays in float.
     """
 
     def __init__(self, bits: int, reader=None, **kwargs) -> None:
@@ -89,7 +89,7 @@ class LongTextQAPipeline(Pipeline):
         else:
             self.qa = LongTextQA(encoder=encoder, reader=model, lang=lang, top_k=top_k)
         self.model_name = (
-            "embedded reader Qwen2.5-Coder-1.5B-Instruct + BM25 and all-MiniLM-L6-v2 (English) retrieval"
+            "embedded reader Qwen2.5-Coder-1.5B-Instruct + BM25 sentence-window retrieval"
             if model is None
             else str(model)
         )

@@ -186,11 +186,11 @@ def test_only_the_bm25_shortlist_is_embedded_and_kept(haystack):
     assert encoder.texts == before + 1  # only the question: its windows were embedded already
 
 
-def test_the_default_encoder_is_used_for_english_only():
-    qa = LongTextQA(encoder=CountingEncoder(), reader=AnswerKeyReader())
-    assert qa.encoder("en") is qa.encoder("zh")  # a given encoder serves every language
-    assert LongTextQA(reader=AnswerKeyReader()).encoder("zh") is None  # MiniLM would lower Chinese recall
-    assert LongTextQA(encoder=False).encoder("en") is None
+def test_bm25_alone_by_default_and_a_given_encoder_for_every_language():
+    assert LongTextQA(reader=AnswerKeyReader()).encoder is None
+    encoder = CountingEncoder()
+    qa = LongTextQA(encoder=encoder, reader=AnswerKeyReader({"柳河湾仓库的门禁密码是什么？": "2980"}))
+    assert qa("柳河湾仓库的门禁密码是什么？", ZH_DOCUMENT)["answer"] == "2980" and encoder.texts > 1
 
 
 DOC = ("Harbour notes. " * 40 + "\n\nThe lighthouse on Wyke Island was built by Ines Calloway in 1949.\n\n" +
