@@ -197,6 +197,30 @@ def summarise_real(name, results):
             print(f"      answered a not-in-document question {r['id']}: {r['answer']!r}")
 
 
+def recall_bench(sets: list[str], encoder=None, ks=(1, 3, 5, 8)) -> None:
+    """Retrieval alone (no reader): for each set, the share of answerable questions whose gold evidence overlaps
+    one of the top k passages, and the median characters of the top 3 passages (what the reader must read)."""
+    from mmkit.longtext.retrieval import IndexCache
+
+    cache = IndexCache()
+    for name in sets:
+        hits, chars, n = dict.fromkeys(ks, 0), [], 0
+        for row in question_set(name):
+            if not row["answers"]:
+                continue
+            document = resolve(row["source"])
+            index = cache.get(document)
+            gold = evidence_locations(document, row["evidence"])
+            passages = [index.clean.to_original(p.start, p.end) for p in
+                        index.search(row["question"], top_k=max(ks), encoder=encoder)]
+            n += 1
+            chars.append(sum(end - start for start, end in passages[:3]))
+            for k in ks:
+                hits[k] += any(overlaps(start, end, gold) for start, end in passages[:k])
+        print(f"  [{Path(name).stem}] {n} questions: " + ", ".join(f"recall@{k} {hits[k]}/{n} ({hits[k] / n:.0%})"
+              for k in ks) + f"; top-3 passages {statistics.median(chars):.0f} characters (median)", flush=True)
+
+
 def reference_seconds(reader) -> tuple[float, float]:
     """(seconds on the questions' clock, CPU seconds of all threads) of one forward pass of the reader over a
     256-token prompt."""
@@ -255,6 +279,8 @@ def main(argv=None):
     parser.add_argument("--bits", type=int, default=None, choices=[8, 4], help="bitsandbytes layers (float32 cache)")
     parser.add_argument("--needles", action="store_true", help="also run the planted-fact bench")
     parser.add_argument("--verbose", action="store_true", help="print every question's result as it comes")
+    parser.add_argument("--recall", default=None, choices=["bm25", "minilm"],
+                        help="retrieval alone: recall@1/3/5/8 of the sets with BM25 alone or fused with MiniLM")
     parser.add_argument("--lengths", default="1000,10000,50000,100000,200000")
     parser.add_argument("--zh-lengths", default="1000,10000,50000")
     parser.add_argument("--seeds", type=int, default=1, help="English haystacks per length")
@@ -272,6 +298,11 @@ def main(argv=None):
         torch.set_num_threads(1)
     print(f"torch threads: {torch.get_num_threads()}, clock: {'CPU time of 1 thread' if CPU_TIME else 'wall'}, "
           f"load average at start: {os.getloadavg()[0]:.1f}")
+    if args.recall:
+        from mmkit.encoders import HFTextEncoder
+
+        recall_bench([s for s in args.sets.split(",") if s], HFTextEncoder() if args.recall == "minilm" else None)
+        return 0
     reader = args.reader
     if reader is None and (args.dtype != "float32" or args.bits):
         from mmkit.longtext.reader import GenerativeReader
