@@ -9,7 +9,8 @@ import pytest
 from mmkit.errors import InputError, MissingDependencyError
 from mmkit.models import card, get_spec, is_ready, list_models, load, registry, unload
 
-NAMES = ["minilm", "smollm2-reader", "gemma3-reader-zh", "topic-classifier", "tiny-clip", "tiny-captioner"]
+NAMES = ["minilm", "smollm2-reader", "gemma3-reader-zh", "qwen-reader", "topic-classifier", "tiny-clip",
+         "tiny-captioner"]
 
 
 def installed(distribution: str) -> bool:
@@ -26,7 +27,8 @@ def test_lists_every_embedded_model_with_an_offline_source():
     for spec in specs:
         assert spec.source.startswith(("pypi:", "repo:")), spec.source
         assert spec.licence and spec.description and spec.languages and spec.size_mb >= 0
-    assert [s.name for s in list_models(kind="reader")] == ["smollm2-reader", "gemma3-reader-zh"]
+    assert [s.name for s in list_models(kind="reader")] == ["smollm2-reader", "gemma3-reader-zh", "qwen-reader"]
+    assert get_spec("qwen-reader").licence == "Apache-2.0" and "qwen-reader.md" in str(get_spec("qwen-reader").card)
     assert get_spec("gemma3-reader-zh").licence == "Gemma Terms of Use"
 
 
