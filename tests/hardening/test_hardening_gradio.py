@@ -143,7 +143,7 @@ def test_answer_still_works_after_bad_input(client, hostile):
 
 @pytest.fixture(scope="module")
 def captioner():
-    return mmkit.pipeline("image-captioning")
+    return mmkit.pipeline("image-captioning", model="tiny-captioner")  # what the app runs when the box is empty
 
 
 def test_caption_with_an_unknown_model_names_the_embedded_one(client, hostile):
@@ -258,7 +258,7 @@ def test_search_refuses_bad_query_images(client, hostile, name):
 @pytest.fixture(scope="module")
 def examples_index():
     """The app's default index (the example images, ids = stems), built here in the test process."""
-    ret = mmkit.pipeline("cross-modal-retrieval").fresh()
+    ret = mmkit.pipeline("cross-modal-retrieval", model="tiny-clip").fresh()  # the app's default
     paths = sorted(EXAMPLE_IMAGES.glob("*.png"))
     ret.add([str(p) for p in paths], ids=[p.stem for p in paths])
     return ret
