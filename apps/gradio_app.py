@@ -24,7 +24,8 @@ from texts import LANGUAGES, TEXTS, text  # noqa: E402
 
 import mmkit  # noqa: E402
 from mmkit.errors import InputError, MissingDependencyError  # noqa: E402
-from mmkit.inputs import MAX_UPLOAD_BYTES, read_document, safe_extract_zip  # noqa: E402
+from mmkit.inputs import MAX_UPLOAD_BYTES, safe_extract_zip  # noqa: E402
+from mmkit.longtext.documents import read_document  # noqa: E402
 from mmkit.visualize import attention_overlay, highlight_segments  # noqa: E402
 
 log = logging.getLogger("mmkit.apps")

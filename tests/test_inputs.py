@@ -12,7 +12,9 @@ from PIL import Image, ImageFile
 
 from mmkit import inputs
 from mmkit.errors import InputError
-from mmkit.inputs import load_image, load_text_file, read_document, safe_extract_zip, to_rgb, validate_text
+from mmkit.inputs import load_image, load_text_file, safe_extract_zip, validate_text
+from mmkit.longtext.documents import read_document
+from mmkit.rgb import to_rgb
 
 # ------------------------------------------------------------------------------------------------- text
 

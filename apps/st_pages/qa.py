@@ -4,7 +4,7 @@ from pathlib import Path
 import streamlit as st
 from st_common import EXAMPLES, friendly_errors, get_pipeline, markdown_literal, model_controls, t
 
-from mmkit.inputs import read_document
+from mmkit.longtext.documents import read_document
 
 DOCUMENT_TYPES = ["txt", "md", "pdf"]  # what read_document reads
 

@@ -2,7 +2,7 @@
 
 Every encoder returns tokens (B, N, D) — feature-map cells or patches — a mask that is all True (images have no
 padding) and pooled (B, D). Whatever the image mode (L, LA, RGBA, P, CMYK, I;16, F...),
-:func:`mmkit.inputs.to_rgb` makes it RGB first, so a greyscale scan or a transparent emoji goes through the same path
+:func:`mmkit.rgb.to_rgb` makes it RGB first, so a greyscale scan or a transparent emoji goes through the same path
 as a photo.
 """
 
@@ -18,8 +18,8 @@ from torch import Tensor, nn
 from mmkit.encoders.base import Encoder, EncoderOutput
 from mmkit.errors import InputError
 from mmkit.hub import load_auto
-from mmkit.inputs import to_rgb
 from mmkit.nn import LearnedPositionalEmbedding, TransformerEncoder
+from mmkit.rgb import to_rgb
 
 HALF = (0.5, 0.5, 0.5)
 

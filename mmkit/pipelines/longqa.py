@@ -84,7 +84,7 @@ class LongTextQAPipeline(Pipeline):
         (:mod:`mmkit.longtext.figures`); an answer found in a figure's caption adds ``"figure": {"path", "caption",
         "start", "end"}``, and every offset points at the ``![alt](path)`` reference in the original file.
         """
-        from mmkit.inputs import read_document
+        from mmkit.longtext.documents import read_document
 
         text = read_document(document, as_text=as_text)  # read once; the engine gets the text itself
         # read_document returns a string it took as text unchanged (the same object), so anything else came from a file

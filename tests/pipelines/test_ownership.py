@@ -72,23 +72,18 @@ def test_text_classification_float_8bit_float_4bit_float(encoder):
         assert_float(shared.model)
 
 
-@pytest.mark.skipif(not is_ready("tiny-captioner"), reason="the tiny captioner is not trained yet")
-def test_image_captioning_float_8bit_float_4bit_float():
+@pytest.mark.parametrize(("task", "name"), [("image-captioning", "tiny-captioner"),
+                                          ("cross-modal-retrieval", "tiny-clip")])
+def test_image_tasks_float_8bit_float_4bit_float(task, name):
+    if not is_ready(name):
+        pytest.skip(f"{name} is not trained yet")
     for quantization in STEPS:
-        cap = mmkit.pipeline("image-captioning", model="tiny-captioner", device="cpu", quantization=quantization)
-        assert_reports_match_layers(cap, quantization, cap.describe(), cap.model)
-        assert (cap.model is registry.load("tiny-captioner")) == (quantization is None)
-        assert_float(registry.load("tiny-captioner"))
-        assert cap(torch.zeros(3, 32, 32).permute(1, 2, 0).numpy())["caption"]
-
-
-@pytest.mark.skipif(not is_ready("tiny-clip"), reason="tiny-clip is not trained yet")
-def test_cross_modal_retrieval_float_8bit_float_4bit_float():
-    for quantization in STEPS:
-        ret = mmkit.pipeline("cross-modal-retrieval", model="tiny-clip", device="cpu", quantization=quantization)
-        assert_reports_match_layers(ret, quantization, ret.describe(), ret.model)
-        assert (ret.model is registry.load("tiny-clip")) == (quantization is None)
-        assert_float(registry.load("tiny-clip"))
+        pipe = mmkit.pipeline(task, model=name, device="cpu", quantization=quantization)
+        assert_reports_match_layers(pipe, quantization, pipe.describe(), pipe.model)
+        assert (pipe.model is registry.load(name)) == (quantization is None)
+        assert_float(registry.load(name))
+        if task == "image-captioning":
+            assert pipe(torch.zeros(3, 32, 32).permute(1, 2, 0).numpy())["caption"]
 
 
 @pytest.mark.parametrize("task", ["image-captioning", "cross-modal-retrieval"])
