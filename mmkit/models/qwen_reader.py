@@ -22,6 +22,7 @@ import torch
 
 from mmkit.errors import InputError, MissingDependencyError
 from mmkit.models.readers import _DTYPES, cache_root, load_cached_gguf
+from mmkit.models.wheels import wheel_file
 
 NAME = "qwen2.5-coder-1.5b-instruct"
 PARTS = 22
@@ -33,15 +34,8 @@ INSTALL = "pip install " + " ".join(PACKAGE.format(n) for n in (1, 2)) + " ... "
 
 def _part(n: int) -> tuple[Path, str] | None:
     """(path, urlsafe-base64 sha256 from RECORD) of piece ``n``, or None when its wheel or file is missing."""
-    try:
-        files = importlib.metadata.distribution(PACKAGE.format(n)).files or []
-    except importlib.metadata.PackageNotFoundError:
-        return None
-    for f in files:
-        if f.name == f"part{n:02d}.bin" and f.hash is not None:
-            path = Path(f.locate())
-            return (path, f.hash.value) if path.is_file() else None
-    return None
+    found = wheel_file(PACKAGE.format(n), f"part{n:02d}.bin")
+    return (Path(found.locate()), found.hash.value) if found and found.hash else None
 
 
 def qwen_available() -> bool:

@@ -33,6 +33,7 @@ from pathlib import Path
 import torch
 
 from mmkit.errors import InputError, MissingDependencyError
+from mmkit.models.wheels import wheel_file
 
 logger = logging.getLogger(__name__)
 
@@ -206,13 +207,8 @@ def _source(lang: str) -> ReaderSource:
 
 def _gguf_in_wheel(source: ReaderSource) -> Path | None:
     """The GGUF file inside an installed wheel, found from the package's file list (RECORD), or None."""
-    try:
-        files = importlib.metadata.distribution(source.package).files or []
-    except importlib.metadata.PackageNotFoundError:
-        return None
-    found = [f for f in files if f.name == source.gguf]
-    path = Path(found[0].locate()) if found else None
-    return path if path is not None and path.is_file() else None
+    found = wheel_file(source.package, source.gguf)
+    return Path(found.locate()) if found else None
 
 
 def reader_available(lang: str) -> bool:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from mmkit.errors import InputError, MissingDependencyError
+from mmkit.models.wheels import wheel_file
 
 CARDS = Path(__file__).resolve().parent / "cards"
 
@@ -54,15 +55,7 @@ class ModelSpec:
 
 def _pypi_ready(distribution: str, filename: str) -> Callable[[], bool]:
     """True when ``distribution`` is installed and the file ``filename`` from its file list is on disk."""
-
-    def ready() -> bool:
-        try:
-            files = importlib.metadata.distribution(distribution).files or []
-        except importlib.metadata.PackageNotFoundError:
-            return False
-        return any(f.name == filename and Path(f.locate()).is_file() for f in files)
-
-    return ready
+    return lambda: wheel_file(distribution, filename) is not None
 
 
 def _load_minilm():
