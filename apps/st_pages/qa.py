@@ -34,9 +34,10 @@ if st.button(t("ask"), type="primary", key="qa_go"):
         if not document.strip():
             st.warning(t("no_document"))
         else:
-            with st.status(t("ask")):
-                result = get_pipeline("long-text-qa", model, quantization)(question=question, document=document,
-                                                                           as_text=True)
+            with st.status(t("ask")) as status:
+                result = get_pipeline("long-text-qa", model, quantization)(
+                    question=question, document=document, as_text=True,
+                    progress=lambda stage: status.update(label=f"{t('ask')}: {stage}"))
             st.subheader(result["answer"] if result["found"] else t("not_found"))
             if result.get("start") is not None:
                 s, e = result["start"], result["end"]

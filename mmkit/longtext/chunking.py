@@ -1,12 +1,11 @@
-"""Sentences and overlapping chunks of a cleaned text, each with its character offsets.
+"""Sentences of a cleaned text, each with its character offsets (retrieval groups them into windows).
 
 Sizes are counted in *units*: one per Latin character and ``CJK_UNITS`` per Chinese/Japanese/Korean character,
-because a Chinese character carries about as much as a short English word. A chunk of 600 units is about 150
-tokens of English or 200 Chinese characters, which fits MiniLM's 256-token window with room to spare.
+because a Chinese character carries about as much as a short English word; a sentence longer than ``max_units``
+(code, tables, run-on lists) is cut, so a window of three sentences stays within MiniLM's 256-token window.
 """
 
 import re
-from dataclasses import dataclass, field
 
 from mmkit.cjk import CJK_CHAR
 
@@ -25,17 +24,6 @@ SHORT_LINE_UNITS = 40
 def units(text: str) -> int:
     """Length in units (see the module docstring)."""
     return len(text) + (CJK_UNITS - 1) * len(CJK_CHAR.findall(text))
-
-
-@dataclass
-class Chunk:
-    """One passage: ``text`` == cleaned[start:end]; ``sentences`` are (start, end) spans in the cleaned text."""
-
-    index: int
-    start: int
-    end: int
-    text: str
-    sentences: list[tuple[int, int]] = field(default_factory=list)
 
 
 def _trim(text: str, start: int, end: int) -> tuple[int, int]:
@@ -97,26 +85,3 @@ def split_sentences(text: str, max_units: int = 400) -> list[tuple[int, int]]:
         previous = cut
     return spans
 
-
-def chunk_text(text: str, target_units: int = 600, overlap_units: int = 150) -> list[Chunk]:
-    """Group sentences into chunks of about ``target_units``; each chunk repeats the previous chunk's last
-    sentences up to ``overlap_units``, so a fact that straddles a boundary is whole in one of them."""
-    sentences = split_sentences(text, max_units=target_units)
-    chunks: list[Chunk] = []
-    first = 0
-    while first < len(sentences):
-        last, size = first, 0
-        while last < len(sentences) and (last == first or size + units(text[slice(*sentences[last])]) <= target_units):
-            size += units(text[slice(*sentences[last])])
-            last += 1
-        start, end = sentences[first][0], sentences[last - 1][1]
-        chunks.append(Chunk(len(chunks), start, end, text[start:end], sentences[first:last]))
-        if last == len(sentences):
-            break
-        # Step back over trailing sentences that fit the overlap, but always move forward by at least one.
-        back, overlap = last, 0
-        while back - 1 > first and overlap + units(text[slice(*sentences[back - 1])]) <= overlap_units:
-            back -= 1
-            overlap += units(text[slice(*sentences[back])])
-        first = back
-    return chunks

@@ -1,43 +1,50 @@
-"""Find the passages of a long document that a question is about: BM25 over every chunk, embeddings on the few best.
+"""Find the passages of a long document a question is about: BM25 over sentence windows, fused with a dense scorer.
 
-Embedding every chunk of a 100k-token document with MiniLM takes ~13 s on two cores; BM25 over the same chunks takes
-milliseconds. So BM25 ranks all chunks, and only its top ``candidates`` are embedded (once, then kept on the index)
-and re-ranked by ``bm25_weight * bm25 / max(bm25) + (1 - bm25_weight) * cosine``. A question whose words are nowhere
-in the document has no BM25 candidates worth reading, which is also the first sign of "not in the document".
+The cleaned document is split into sentences and indexed as overlapping *windows* of ``WINDOW_SENTENCES``
+consecutive sentences (one window starts at every sentence), so a fact and the sentence that names its subject
+are read together. ``bm25s`` ranks every window; an optional dense encoder (any object with
+``embed(texts) -> (N, D)``) scores only BM25's best ``SHORTLIST`` windows, because embedding every sentence of a
+120k-token document takes minutes on 2 cores; the two rankings are fused by reciprocal rank
+(``1 / (RRF_K + rank)`` summed). Windows that overlap a better one are skipped, so the ``top_k`` passages are
+different parts of the document.
 
-Indexes are cached by the SHA-256 of the document text, so a second question on the same document skips the
-clean-up, the chunking and BM25 (``IndexCache.builds`` counts real builds).
+Terms: lower-cased English words without stopwords, lightly stemmed; Chinese words from jieba's search mode.
+Indexes are cached by the SHA-256 of the document text (``IndexCache.builds`` counts real builds), and window
+vectors on the index, so a second question on the same document only embeds windows it has not seen.
 """
 
+from __future__ import annotations
+
 import hashlib
-import math
+import logging
 import re
-from collections import Counter, OrderedDict
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import bm25s
 import numpy as np
 
-from mmkit.cjk import HAN, detect_lang
-from mmkit.longtext.chunking import Chunk, chunk_text
+from mmkit.cjk import detect_lang
+from mmkit.longtext.chunking import split_sentences
 from mmkit.longtext.cleaning import CleanText, clean
 
-# A decimal number or version stays one term ("0.9", "3.11"): split, "version 0.9" would match any "0" and "9".
-_WORD_RE = re.compile(rf"\d+(?:\.\d+)+|[a-z0-9_]+|[{HAN}]+")
+WINDOW_SENTENCES = 3
+SHORTLIST = 40  # windows a dense encoder embeds: a few seconds of MiniLM on 2 cores
+RRF_K = 60  # the usual reciprocal-rank constant (Cormack et al., 2009)
+
+_EN_WORD_RE = re.compile(r"\d+(?:\.\d+)+|[a-z0-9_]+")
 STOPWORDS = frozenset(
     "a an the and or but if of to in on at by for with from as into onto about over under than then that this these "
     "those is are was were be been being am do does did done has have had having it its it's he she they them their "
     "his her we you your i me my our us what which who whom whose when where why how there here not no can could "
     "will would shall should may might must also so such any all each some more most other only own same too very "
-    "just s t one name named called".split()
+    "just s t".split()
 )
-# Question words and particles in Chinese; a bigram that contains one says nothing about the passage.
 ZH_STOP_CHARS = frozenset("的了是在和与或吗呢吧啊么什哪谁几多少怎如何为请问")
 
 
 def _stem(word: str) -> str:
-    """A light suffix stripper, enough for "continued"/"continue", "moved"/"move", "codes"/"code": strip one of
-    -ies, -ing, -ed, -es, -s, then a final -e. A full stemmer is not worth a dependency here."""
+    """Strip one of -ies, -ing, -ed, -es, -s, then a final -e: "continued"/"continue", "codes"/"code"."""
     if len(word) <= 3 or not word.isalpha():
         return word
     if word.endswith("ies") and len(word) > 4:
@@ -49,103 +56,117 @@ def _stem(word: str) -> str:
     return word[:-1] if word.endswith("e") and len(word) > 3 else word
 
 
-def terms(text: str) -> list[str]:
-    """BM25 terms: lower-cased, stemmed English words without stopwords, and Chinese character bigrams (plus the
-    character itself for a one-character run), which need no dictionary and index a megabyte in well under a
-    second."""
+def _jieba():
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)  # its dictionary-loading notice is not for our users
+    return jieba
+
+
+def terms(text: str, lang: str = "en") -> list[str]:
+    """BM25 terms of ``text``: English words (stopwords dropped, stemmed); with lang="zh" also jieba's words."""
+    if lang != "zh":
+        return [_stem(w) for w in _EN_WORD_RE.findall(text.lower()) if w not in STOPWORDS]
     out = []
-    for token in _WORD_RE.findall(text.lower()):
-        if token[0] < "\u3400":
-            if token not in STOPWORDS:
-                out.append(_stem(token))
-        elif len(token) == 1:
-            if token not in ZH_STOP_CHARS:
-                out.append(token)
-        else:
-            out.extend(
-                token[i : i + 2]
-                for i in range(len(token) - 1)
-                if token[i] not in ZH_STOP_CHARS and token[i + 1] not in ZH_STOP_CHARS
-            )
+    for word in _jieba().cut_for_search(text.lower()):
+        word = word.strip()
+        if not word or not any(ch.isalnum() for ch in word) or word in ZH_STOP_CHARS or word in STOPWORDS:
+            continue
+        out.append(_stem(word) if word.isascii() else word)
     return out
 
 
 @dataclass
-class Hit:
-    """A ranked chunk: ``score`` mixes ``bm25`` (raw) and ``cosine`` (None when the chunk was not embedded)."""
+class Passage:
+    """A retrieved window: ``start``/``end`` in the cleaned text; ``rank`` 0 is the best; ``bm25`` its raw score,
+    ``cosine`` its dense score (None when it was not embedded); ``score`` the fused reciprocal-rank score."""
 
-    chunk: Chunk
+    start: int
+    end: int
+    text: str
     score: float
     bm25: float
     cosine: float | None
+    rank: int = 0
 
 
 @dataclass
 class DocumentIndex:
-    """Everything a question needs about one document; built once per document text."""
+    """A cleaned document, its sentences (start, end) and a BM25 index of its windows."""
 
     clean: CleanText
-    chunks: list[Chunk]
+    sentences: list[tuple[int, int]]
     lang: str
-    bm25: bm25s.BM25
-    sentence_frequency: Counter  # term -> number of the document's sentences holding it
-    sentence_count: int
-    embeddings: dict[tuple[str, int], np.ndarray] = field(default_factory=dict)  # ("chunk"|"sentence", id)
+    bm25: bm25s.BM25 | None
+    vectors: dict[int, np.ndarray] = field(default_factory=dict)  # window id -> unit vector (D,)
 
-    def idf(self, term: str) -> float:
-        """BM25's idf formula for ``term`` over the document's sentences (not its chunks: a short document is one
-        or two overlapping chunks, where every word would look equally common); an unseen term gets the largest
-        value."""
-        df = self.sentence_frequency.get(term, 0)
-        return math.log(1 + (self.sentence_count - df + 0.5) / (df + 0.5))
+    def window(self, i: int) -> tuple[int, int]:
+        """(start, end) of window ``i``: sentences i .. i + WINDOW_SENTENCES - 1."""
+        last = min(i + WINDOW_SENTENCES, len(self.sentences)) - 1
+        return self.sentences[i][0], self.sentences[last][1]
 
     def bm25_scores(self, question: str) -> np.ndarray:
-        """(num_chunks,) BM25 score of every chunk for ``question``."""
-        ids = self.bm25.get_tokens_ids(terms(question))
+        """(num_windows,) BM25 score of every window."""
+        ids = self.bm25.get_tokens_ids(terms(question, self.lang)) if self.bm25 is not None else []
         if not ids:
-            return np.zeros(len(self.chunks), dtype=np.float32)
-        return self.bm25.get_scores(ids)
+            return np.zeros(len(self.sentences), dtype=np.float32)
+        return np.asarray(self.bm25.get_scores(ids), dtype=np.float32)
 
-    def vectors(self, kind: str, keys: list[int], texts: list[str], encoder) -> np.ndarray:
-        """(len(keys), D) embeddings of chunks or sentences (``kind``), computing only those not seen before."""
-        missing = [(key, text) for key, text in zip(keys, texts) if (kind, key) not in self.embeddings]
-        if missing:
-            fresh = np.asarray(encoder.embed([text for _, text in missing]), dtype=np.float32)
-            self.embeddings.update(((kind, key), vector) for (key, _), vector in zip(missing, fresh))
-        return np.stack([self.embeddings[(kind, key)] for key in keys]) if keys else np.zeros((0, 1), np.float32)
+    def _cosines(self, ids: list[int], question: str, encoder) -> np.ndarray:
+        """(len(ids),) cosine between the question and each window, embedding only windows not seen before."""
+        missing = [i for i in ids if i not in self.vectors]
+        texts = [question] + [self.clean.text[slice(*self.window(i))] for i in missing]
+        vectors = np.asarray(encoder.embed(texts), dtype=np.float32)
+        vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        self.vectors.update(zip(missing, vectors[1:]))
+        return np.stack([self.vectors[i] for i in ids]) @ vectors[0]
 
-    def search(self, question: str, top_k: int = 3, encoder=None, query: np.ndarray | None = None,
-               candidates: int = 24, bm25_weight: float | None = None) -> list[Hit]:
-        """The ``top_k`` best chunks for ``question``, best first.
+    def search(self, question: str, top_k: int = 3, encoder=None, shortlist: int = SHORTLIST) -> list[Passage]:
+        """The ``top_k`` best non-overlapping windows for ``question``, best first.
 
-        BM25 picks ``candidates`` chunks; with an ``encoder`` (anything with ``embed(texts) -> (N, D)`` unit
-        vectors) and the question's vector ``query`` (D,), those are re-ranked by the hybrid score.
+        BM25 ranks all windows; with an ``encoder`` its best ``shortlist`` windows are also ranked by cosine and
+        the two ranks fused (RRF). Without one, BM25's order stands.
         """
+        if not self.sentences:
+            return []
         scores = self.bm25_scores(question)
-        order = [int(i) for i in np.argsort(-scores, kind="stable")[: max(candidates, top_k)]]
-        best = float(scores[order[0]]) if order else 0.0
-        if encoder is None or query is None or best <= 0.0:
-            return [Hit(self.chunks[i], float(scores[i]) / best if best > 0 else 0.0, float(scores[i]), None)
-                    for i in order[:top_k]]
-        cosines = self.vectors("chunk", order, [self.chunks[i].text for i in order], encoder) @ query
-        weight = bm25_weight if bm25_weight is not None else (0.7 if self.lang == "zh" else 0.5)
-        hits = [Hit(self.chunks[i], weight * float(scores[i]) / best + (1 - weight) * float(cosine), float(scores[i]),
-                    float(cosine)) for i, cosine in zip(order, cosines)]
-        hits.sort(key=lambda hit: -hit.score)
-        return hits[:top_k]
+        order = [int(i) for i in np.argsort(-scores, kind="stable")[: max(shortlist, top_k * WINDOW_SENTENCES)]]
+        fused = {i: 1.0 / (RRF_K + rank) for rank, i in enumerate(order)}
+        cosine = {}
+        if encoder is not None:
+            cosine = dict(zip(order, map(float, self._cosines(order, question, encoder))))
+            for rank, i in enumerate(sorted(order, key=lambda i: -cosine[i])):
+                fused[i] += 1.0 / (RRF_K + rank)
+        passages: list[Passage] = []
+        for i in sorted(order, key=lambda i: -fused[i]):
+            start, end = self.window(i)
+            if any(start < p.end and p.start < end for p in passages):
+                continue
+            passages.append(Passage(start, end, self.clean.text[start:end], fused[i], float(scores[i]),
+                                    cosine.get(i), len(passages)))
+            if len(passages) == top_k:
+                break
+        return passages
+
+    def sentence_at(self, position: int) -> tuple[int, int]:
+        """(start, end) of the sentence holding cleaned-text ``position`` (the nearest one before it otherwise)."""
+        starts = [s for s, _ in self.sentences]
+        k = max(0, int(np.searchsorted(starts, position, side="right")) - 1)
+        return self.sentences[k]
 
 
 def build_index(document: str, lang: str = "auto") -> DocumentIndex:
-    """Clean, chunk and BM25-index ``document``. ``lang`` is "en", "zh" or "auto"."""
+    """Clean ``document``, split it into sentences and BM25-index its windows. ``lang``: "en", "zh" or "auto"."""
     cleaned = clean(document)
     lang = detect_lang(cleaned.text) if lang == "auto" else lang
-    chunks = chunk_text(cleaned.text)
-    chunk_terms = [terms(chunk.text) or [""] for chunk in chunks]
-    sentences = sorted({span for chunk in chunks for span in chunk.sentences})  # chunks overlap: count each once
-    sentence_frequency = Counter(term for start, end in sentences for term in set(terms(cleaned.text[start:end])))
-    retriever = bm25s.BM25()
-    retriever.index(chunk_terms, show_progress=False)
-    return DocumentIndex(cleaned, chunks, lang, retriever, sentence_frequency, len(sentences))
+    sentences = split_sentences(cleaned.text)
+    sentence_terms = [terms(cleaned.text[start:end], lang) for start, end in sentences]
+    windows = [sum(sentence_terms[i : i + WINDOW_SENTENCES], []) or [""] for i in range(len(sentences))]
+    retriever = None
+    if windows:
+        retriever = bm25s.BM25()
+        retriever.index(windows, show_progress=False)
+    return DocumentIndex(cleaned, sentences, lang, retriever)
 
 
 class IndexCache:

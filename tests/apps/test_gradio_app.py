@@ -79,7 +79,7 @@ def test_long_text_qa_with_highlighted_evidence(client):
 
 def test_an_unanswered_question_marks_the_closest_sentence_as_no_answer(client):
     document = (DOCS / "solar_system.md").read_text(encoding="utf-8")
-    answer, highlighted = client.predict(document, None, "Who was the first person to walk on Mars?", "lexical",
+    answer, highlighted = client.predict(document, None, "Who was the first person to walk on Mars?", "",
                                          "none", "en", api_name="/answer")
     assert answer == "Not in the document."
     labels = {part.get("class_or_confidence") for part in highlighted} - {None}

@@ -23,8 +23,9 @@ def pdfs(tmp_path_factory):
 
 
 def ask(client, path, question=QUESTION):
-    # The model-free reader ("lexical") keeps these tests quick; the reading itself is tested in tests/longtext.
-    return client.predict("", gradio_client.handle_file(str(path)), question, "lexical", "none", "en",
+    # A blank model field reads with the answer-key reader here (tests/apps/answer_key_app.py): quick; the reading
+    # itself is tested in tests/longtext and tests/apps/test_app_real_reader.py.
+    return client.predict("", gradio_client.handle_file(str(path)), question, "", "none", "en",
                           api_name="/answer")
 
 

@@ -7,12 +7,24 @@ import pytest
 
 pytest.importorskip("streamlit")
 pytest.importorskip("pypdf")
+from answer_key_reader import blank_reader_is_answer_key  # noqa: E402
 from app_pdfs import ANSWER, BAD_PDFS, QUESTION, write_pdfs  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from mmkit.longtext.pdf import pdf_text  # noqa: E402
 
-APP = str(Path(__file__).resolve().parents[2] / "apps" / "streamlit_app.py")
+APPS = Path(__file__).resolve().parents[2] / "apps"
+APP = str(APPS / "streamlit_app.py")
+
+
+@pytest.fixture(autouse=True)
+def answer_key_reader(monkeypatch):
+    """A blank reader field reads with the answer-key reader (tests/answer_key_reader.py), not the 1.5B reader: these
+    tests are about the page; the reading is tested in tests/longtext and tests/apps/test_app_real_reader.py."""
+    monkeypatch.syspath_prepend(str(APPS))
+    import st_common
+
+    monkeypatch.setattr(st_common, "get_pipeline", blank_reader_is_answer_key(st_common.get_pipeline))
 
 
 
@@ -22,7 +34,6 @@ def qa_page() -> AppTest:
     app.run()
     app.switch_page("st_pages/qa.py")
     app.run()
-    app.text_input(key="qa_model").input("lexical")  # the model-free reader: quick; reading is tested elsewhere
     app.text_input(key="qa_question").input(QUESTION)
     return app
 

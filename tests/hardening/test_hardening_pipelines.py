@@ -9,6 +9,7 @@ import re
 
 import numpy as np
 import pytest
+from answer_key_reader import AnswerKeyReader
 from hardening_files import BAD_DOCUMENTS, BAD_IMAGES, GOOD_ODD_IMAGES, picture
 from PIL import Image, ImageFile
 
@@ -105,7 +106,9 @@ def test_classifier_still_answers_after_bad_input(clf):
 
 @pytest.fixture(scope="module")
 def qa():
-    return mmkit.pipeline("long-text-qa", model="lexical")  # input checks run before any reader is involved
+    # input checks run before any reader is involved; the answer key stands in for the 1.5B reader
+    key = {"Who built the lighthouse on Cape Vell?": "Ada Moreno"}
+    return mmkit.pipeline("long-text-qa", model=AnswerKeyReader(key))
 
 
 @pytest.mark.parametrize("name", list(BAD_DOCUMENTS))
@@ -147,7 +150,7 @@ def test_qa_answers_from_a_good_file_after_bad_ones(qa, hostile):
     with pytest.raises(InputError):
         qa(question="Who built it?", document=hostile / "binary.txt")
     result = qa(question="Who built the lighthouse on Cape Vell?", document=hostile / "ok.md")
-    assert "Ada Moreno" in result["evidence"]
+    assert "Ada Moreno" in result["evidence"] and result["answer"] == "Ada Moreno"
 
 
 # ------------------------------------------------------------------------------------------- captioning

@@ -4,6 +4,7 @@ import pytest
 
 pytest.importorskip("pypdf")
 
+from answer_key_reader import AnswerKeyReader  # noqa: E402
 from pdf_files import write_pdf  # noqa: E402
 
 from mmkit.errors import InputError  # noqa: E402
@@ -34,7 +35,9 @@ def test_pages_are_extracted_in_order_and_joined_by_a_blank_line(report):
 
 
 def test_qa_on_a_pdf_path_answers_with_offsets_into_the_extracted_text(report):
-    qa = LongTextQA(encoder=False, reader="lexical")
+    qa = LongTextQA(encoder=False, reader=AnswerKeyReader({"Who built the lighthouse on Wyke Island?": "Elsa Brandt",
+                                                           "How long is the footbridge over the Swale River?":
+                                                           "120 metres"}))
     text = pdf_text(report)
     for question, answer, page in [("Who built the lighthouse on Wyke Island?", "Elsa Brandt", 2),
                                    ("How long is the footbridge over the Swale River?", "120 metres", 3)]:
@@ -52,7 +55,8 @@ def test_qa_on_a_pdf_path_answers_with_offsets_into_the_extracted_text(report):
 def test_a_pdf_encrypted_with_an_empty_user_password_opens(tmp_path):
     path = write_pdf(tmp_path / "restricted.pdf", [["The access code for the Quenby storage room is 4242."]],
                      password="")
-    out = LongTextQA(encoder=False, reader="lexical")("What is the access code for the Quenby storage room?", path)
+    question = "What is the access code for the Quenby storage room?"
+    out = LongTextQA(encoder=False, reader=AnswerKeyReader({question: "4242"}))(question, path)
     assert out["answer"] == "4242"
 
 
@@ -68,7 +72,7 @@ def test_a_scanned_pdf_without_a_text_layer_is_refused(tmp_path):
     path = tmp_path / "scan.pdf"
     Image.new("RGB", (300, 400), "white").save(path)  # Pillow writes an image-only PDF
     with pytest.raises(InputError, match="no text layer"):
-        LongTextQA(encoder=False, reader="lexical")("What is on page 1?", path)
+        LongTextQA(encoder=False, reader=AnswerKeyReader())("What is on page 1?", path)
 
 
 def test_corrupt_empty_and_mislabelled_pdfs_are_refused(tmp_path, report):

@@ -1,12 +1,15 @@
-"""LongTextQA end to end with the model-free reader and BM25 only (fast), plus plug-in readers built from configs.
+"""LongTextQA end to end with BM25 and crafted reader outputs (fast), plus plug-in readers built from configs.
 
-The real readers (SmolLM2, Gemma) are exercised by the slow test at the end and by bench/longqa.py.
+The fast tests use :class:`AnswerKeyReader` (it writes the key's answer when a passage it was given holds it):
+retrieval, span mapping and offsets are real. The embedded 1.5B reader is exercised by the slow tests at the end
+and by bench/longqa.py.
 """
 
 import json
 
 import numpy as np
 import pytest
+from answer_key_reader import AnswerKeyReader, save_tiny_causal_lm
 
 from mmkit.errors import InputError
 from mmkit.longtext.haystack import make_haystack
@@ -27,26 +30,51 @@ def haystack(filler):
 
 
 @pytest.fixture()
-def qa():
-    return LongTextQA(encoder=False, reader="lexical")
+def qa(haystack):
+    key = {needle.question: needle.answer for needle in haystack.needles}
+    key.update({"What is the access code for the Quenby storage room?": "5521",
+                "柳河湾仓库的门禁密码是什么？": "2980", "桐花镇的风筝节每年几月举行？": "五月",
+                "How long is the footbridge over the Swale River?": "212 metres"})
+    return LongTextQA(encoder=False, reader=AnswerKeyReader(key))
 
 
-def test_planted_facts_are_answered_with_offsets_into_the_original(qa, haystack):
+def test_planted_facts_are_retrieved_and_answered_with_offsets_into_the_original(qa, haystack):
     document = haystack.document
     for needle in haystack.needles:
         out = qa(needle.question, document)
-        assert out["found"] and out["answer"] == needle.answer, (needle, out["answer"])
+        assert out["found"] and out["answer"] == needle.answer, (needle, out["written"])
         assert document[out["answer_start"] : out["answer_end"]] == needle.answer
-        # the evidence span is the planted sentence, found where it was planted
+        # the evidence is the sentence that holds the answer, found where it was planted
         assert out["start"] == needle.start and document[out["start"] : out["end"]] == needle.fact
         assert any(c["start"] <= needle.start < c["end"] for c in out["chunks"])
         assert [c["score"] for c in out["chunks"]] == sorted((c["score"] for c in out["chunks"]), reverse=True)
+        assert len(out["chunks"]) == 3 and all(a["end"] <= b["start"] or b["end"] <= a["start"]
+                                               for a in out["chunks"] for b in out["chunks"] if a is not b)
 
 
-def test_a_question_about_an_absent_fact_is_not_answered(qa, haystack):
-    for question, _ in haystack.absent:
+def test_an_answer_that_is_not_in_the_passages_is_no_answer(haystack):
+    # a reader that invents: what it writes is nowhere in the document, or says NOT FOUND
+    absent = [question for question, _ in haystack.absent]
+    reader = AnswerKeyReader(written={absent[0]: "Margaret Olsen", absent[1]: "NOT FOUND"})
+    qa = LongTextQA(encoder=False, reader=reader)
+    for question in absent:
         out = qa(question, haystack.document)
-        assert out["found"] is False and out["answer"] is None, (question, out["evidence"])
+        assert out["found"] is False and out["answer"] is None and out["answer_start"] is None, out["written"]
+        # the closest passage is still shown (apps label it "closest sentence (no answer)")
+        assert haystack.document[out["start"] : out["end"]] == out["chunks"][0]["text"]
+
+
+def test_a_written_answer_in_another_case_maps_to_the_document_text(haystack):
+    needle = haystack.needles[1]
+    qa = LongTextQA(encoder=False, reader=AnswerKeyReader(written={needle.question: needle.answer.upper() + "."}))
+    out = qa(needle.question, haystack.document)
+    assert out["answer"] == needle.answer and out["written"] == needle.answer.upper() + "."
+
+
+def test_progress_reports_retrieving_then_reading(qa, haystack):
+    stages = []
+    qa(haystack.needles[0].question, haystack.document, progress=stages.append)
+    assert stages == ["retrieving", "reading"]
 
 
 def test_second_question_on_the_same_document_reuses_the_index(qa, haystack):
@@ -87,6 +115,15 @@ def test_chinese_document(qa):
     assert ZH_DOCUMENT[out["start"] : out["end"]] == "柳河湾仓库的门禁密码是2980。"
     assert qa("桐花镇的风筝节每年几月举行？", ZH_DOCUMENT)["answer"] == "五月"
     assert qa("白鹭港码头的经理是谁？", ZH_DOCUMENT)["found"] is False
+
+
+def test_bad_arguments_are_refused(qa):
+    with pytest.raises(InputError, match="lang"):
+        LongTextQA(lang="fr")
+    with pytest.raises(InputError, match="top_k"):
+        LongTextQA(top_k=0)
+    with pytest.raises(InputError, match="max_new_tokens"):
+        qa("Anything?", "Some text.", max_new_tokens=0)
 
 
 def test_files_are_read_and_bad_files_refused(qa, tmp_path):
@@ -135,28 +172,25 @@ class CountingEncoder:
         return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
 
 
-def test_only_bm25_candidates_are_embedded_and_kept(haystack):
+def test_only_the_bm25_shortlist_is_embedded_and_kept(haystack):
+    from mmkit.longtext.retrieval import SHORTLIST
+
     encoder = CountingEncoder()
-    qa = LongTextQA(encoder=encoder, reader="lexical")
     needle = haystack.needles[1]
+    qa = LongTextQA(encoder=encoder, reader=AnswerKeyReader({needle.question: needle.answer}))
     assert qa(needle.question, haystack.document)["answer"] == needle.answer
     index = qa.cache.get(haystack.document)
-    chunks_embedded = sum(kind == "chunk" for kind, _ in index.embeddings)
-    assert 0 < chunks_embedded <= 24 < len(index.chunks)
+    assert len(index.vectors) == SHORTLIST < len(index.sentences)
     before = encoder.texts
     qa(needle.question, haystack.document)
-    assert encoder.texts == before + 1  # only the question: its chunks and sentences were embedded already
+    assert encoder.texts == before + 1  # only the question: its windows were embedded already
 
 
-def _tiny_tokenizer(words):
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
-
-    vocab = {token: i for i, token in enumerate(["[PAD]", "[UNK]", "[CLS]", "[SEP]", *sorted(set(words))])}
-    backend = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
-    backend.pre_tokenizer = pre_tokenizers.Whitespace()
-    return PreTrainedTokenizerFast(tokenizer_object=backend, unk_token="[UNK]", pad_token="[PAD]",
-                                   cls_token="[CLS]", sep_token="[SEP]", eos_token="[SEP]")
+def test_bm25_alone_by_default_and_a_given_encoder_for_every_language():
+    assert LongTextQA(reader=AnswerKeyReader()).encoder is None
+    encoder = CountingEncoder()
+    qa = LongTextQA(encoder=encoder, reader=AnswerKeyReader({"柳河湾仓库的门禁密码是什么？": "2980"}))
+    assert qa("柳河湾仓库的门禁密码是什么？", ZH_DOCUMENT)["answer"] == "2980" and encoder.texts > 1
 
 
 DOC = ("Harbour notes. " * 40 + "\n\nThe lighthouse on Wyke Island was built by Ines Calloway in 1949.\n\n" +
@@ -164,50 +198,59 @@ DOC = ("Harbour notes. " * 40 + "\n\nThe lighthouse on Wyke Island was built by 
 
 
 def test_a_hub_extractive_model_plugs_in_by_path(tmp_path):
+    from answer_key_reader import word_tokenizer
     from transformers import BertConfig, BertForQuestionAnswering
 
-    tokenizer = _tiny_tokenizer(DOC.replace(".", " . ").split() + "Who built the lighthouse on ?".split())
+    tokenizer = word_tokenizer(DOC.replace(".", " . ").split() + "[CLS] Who built the lighthouse on ?".split())
+    tokenizer.cls_token, tokenizer.sep_token = "[CLS]", "[SEP]"
     config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
                         intermediate_size=64, architectures=["BertForQuestionAnswering"])
     BertForQuestionAnswering(config).save_pretrained(tmp_path)
     tokenizer.save_pretrained(tmp_path)
     out = LongTextQA(encoder=False, reader=str(tmp_path))("Who built the lighthouse on Wyke Island?", DOC)
-    assert type(out and LongTextQA).__name__ and out["found"]
-    # an untrained head picks some span, but it must be a span of the evidence sentence in the original text
+    assert out["found"]
+    # an untrained head picks some span, but it must be a span of the evidence in the original text
     assert out["start"] <= out["answer_start"] < out["answer_end"] <= out["end"]
-    assert DOC[out["answer_start"] : out["answer_end"]].split() == out["answer"].split()
+    assert DOC[out["answer_start"] : out["answer_end"]] == out["answer"]
 
 
-def test_a_hub_causal_lm_plugs_in_by_path(tmp_path):
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    tokenizer = _tiny_tokenizer(DOC.replace(".", " . ").split() + "Context Question Answer : Who built ?".split())
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
-                         num_attention_heads=2, num_key_value_heads=2, architectures=["LlamaForCausalLM"])
-    LlamaForCausalLM(config).save_pretrained(tmp_path)
-    tokenizer.save_pretrained(tmp_path)
-    assert json.loads((tmp_path / "config.json").read_text())["architectures"] == ["LlamaForCausalLM"]
+@pytest.mark.parametrize("architecture, template", [
+    ("llama", None),  # a base model: plain prompt
+    ("qwen2", "{% for m in messages %}{{ m['role'] }} : {{ m['content'] }} [SEP] {% endfor %}assistant :"),
+])
+def test_a_hub_causal_lm_plugs_in_by_path(tmp_path, architecture, template):
+    save_tiny_causal_lm(tmp_path, DOC + " Who built the lighthouse on Wyke Island ?", architecture, template)
+    assert json.loads((tmp_path / "config.json").read_text())["architectures"][0].lower().startswith(architecture)
     qa = LongTextQA(encoder=False, reader=str(tmp_path))
-    out = qa("Who built the lighthouse on Wyke Island?", DOC)
-    assert qa.reader("en").name == "causal-lm" and out["found"]
-    assert out["start"] <= out["answer_start"] < out["answer_end"] <= out["end"]
-    assert len(out["answer"].split()) <= 8  # a span, never the passage
+    reader = qa.reader()
+    assert reader.name == "generative" and bool(reader.tokenizer.chat_template) == bool(template)
+    out = qa("Who built the lighthouse on Wyke Island?", DOC, max_new_tokens=5)
+    # a random model writes random words: at most 5 new tokens, one line; an answer only if it is document text
+    assert isinstance(out["written"], str) and "\n" not in out["written"] and len(out["written"].split()) <= 5
+    if out["found"]:
+        assert DOC[out["answer_start"] : out["answer_end"]].lower().split() == out["written"].lower().split()
+    else:
+        assert out["answer"] is None and out["written"].lower() not in DOC.lower() or not out["written"]
 
 
 @pytest.mark.slow
-def test_real_reader_answers_planted_facts(haystack):
+def test_real_reader_answers_planted_facts_and_refuses_absent_ones(haystack):
     qa = LongTextQA()
     for needle in haystack.needles:
         out = qa(needle.question, haystack.document)
-        assert out["answer"] == needle.answer and out["start"] == needle.start
+        # the planted sentence is the evidence and the answer is the planted one, or its head ("350" of "350
+        # metres": the reader writes the shortest answer it can)
+        assert out["start"] == needle.start and out["answer"] and needle.answer.startswith(out["answer"]), out
+    assert sum(not qa(question, haystack.document)["found"] for question, _ in haystack.absent) >= 1
 
 
-def test_a_question_naming_what_the_document_never_mentions_is_not_answered(qa):
+@pytest.mark.slow
+def test_real_reader_answers_easy_questions_in_both_languages():
+    qa = LongTextQA()
     document = ("IDLEfork 0.8.1 was released on 22-Jul-2001.\n\nThe Harbour Trust runs the lighthouse tours.\n\n"
                 "The lighthouse on Wyke Island was built by Margaret Olsen in 1884.")
-    assert qa("What is the release date of IDLEfork 0.8.1?", document)["answer"] == "22-Jul-2001"
-    for question in ["What is the release date of IDLEfork 0.9?",  # a version it never has
-                     "Who built the lighthouse on Skye Island?"]:  # a name it never has
-        out = qa(question, document)
-        assert not out["found"] and out["answer"] is None, (question, out["answer"])
     assert qa("Who built the lighthouse on Wyke Island?", document)["answer"] == "Margaret Olsen"
+    assert qa("What is the release date of IDLEfork 0.8.1?", document)["answer"] == "22-Jul-2001"
+    out = qa("柳河湾仓库的门禁密码是什么？", ZH_DOCUMENT)
+    assert out["answer"] == "2980" and ZH_DOCUMENT[out["start"] : out["end"]] == "柳河湾仓库的门禁密码是2980。"
+    assert qa("桐花镇的风筝节每年几月举行？", ZH_DOCUMENT)["answer"] == "五月"

