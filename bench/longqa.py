@@ -279,8 +279,8 @@ def main(argv=None):
     parser.add_argument("--bits", type=int, default=None, choices=[8, 4], help="bitsandbytes layers (float32 cache)")
     parser.add_argument("--needles", action="store_true", help="also run the planted-fact bench")
     parser.add_argument("--verbose", action="store_true", help="print every question's result as it comes")
-    parser.add_argument("--recall", default=None, choices=["bm25", "minilm"],
-                        help="retrieval alone: recall@1/3/5/8 of the sets with BM25 alone or fused with MiniLM")
+    parser.add_argument("--recall", default=None, choices=["bm25", "minilm", "e5"],
+                        help="retrieval alone: recall@1/3/5/8 of the sets with BM25 alone or fused with MiniLM or e5")
     parser.add_argument("--lengths", default="1000,10000,50000,100000,200000")
     parser.add_argument("--zh-lengths", default="1000,10000,50000")
     parser.add_argument("--seeds", type=int, default=1, help="English haystacks per length")
@@ -299,9 +299,10 @@ def main(argv=None):
     print(f"torch threads: {torch.get_num_threads()}, clock: {'CPU time of 1 thread' if CPU_TIME else 'wall'}, "
           f"load average at start: {os.getloadavg()[0]:.1f}")
     if args.recall:
-        from mmkit.encoders import HFTextEncoder
+        from mmkit.models import load
 
-        recall_bench([s for s in args.sets.split(",") if s], HFTextEncoder() if args.recall == "minilm" else None)
+        encoder = {"bm25": None, "minilm": "minilm", "e5": "multilingual-e5-small"}[args.recall]
+        recall_bench([s for s in args.sets.split(",") if s], load(encoder) if encoder else None)
         return 0
     reader = args.reader
     if reader is None and (args.dtype != "float32" or args.bits):

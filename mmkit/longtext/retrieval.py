@@ -90,6 +90,12 @@ class Passage:
     rank: int = 0
 
 
+def _unit(vectors) -> np.ndarray:
+    """(N, D) float32 rows scaled to length 1."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+
+
 @dataclass
 class DocumentIndex:
     """A cleaned document, its sentences (start, end) and a BM25 index of its windows."""
@@ -115,11 +121,15 @@ class DocumentIndex:
     def _cosines(self, ids: list[int], question: str, encoder) -> np.ndarray:
         """(len(ids),) cosine between the question and each window, embedding only windows not seen before."""
         missing = [i for i in ids if i not in self.vectors]
-        texts = [question] + [self.clean.text[slice(*self.window(i))] for i in missing]
-        vectors = np.asarray(encoder.embed(texts), dtype=np.float32)
-        vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-        self.vectors.update(zip(missing, vectors[1:]))
-        return np.stack([self.vectors[i] for i in ids]) @ vectors[0]
+        windows = [self.clean.text[slice(*self.window(i))] for i in missing]
+        if "passage" in getattr(encoder, "prefixes", {}):  # E5: "query: " before the question, "passage: " before text
+            query = _unit(encoder.embed([question], kind="query"))[0]
+            self.vectors.update(zip(missing, _unit(encoder.embed(windows, kind="passage")) if windows else []))
+        else:
+            vectors = _unit(encoder.embed([question] + windows))
+            query = vectors[0]
+            self.vectors.update(zip(missing, vectors[1:]))
+        return np.stack([self.vectors[i] for i in ids]) @ query
 
     def search(self, question: str, top_k: int = 3, encoder=None, shortlist: int = SHORTLIST) -> list[Passage]:
         """The ``top_k`` best non-overlapping windows for ``question``, best first.
