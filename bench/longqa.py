@@ -277,6 +277,8 @@ def main(argv=None):
     parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"],
                         help="the embedded reader's dtype (bfloat16: the float32 cache cast after loading)")
     parser.add_argument("--bits", type=int, default=None, choices=[8, 4], help="bitsandbytes layers (float32 cache)")
+    parser.add_argument("--encoder", default=None, choices=["none", "minilm", "e5"],
+                        help="dense half of retrieval (default: LongTextQA's)")
     parser.add_argument("--needles", action="store_true", help="also run the planted-fact bench")
     parser.add_argument("--verbose", action="store_true", help="print every question's result as it comes")
     parser.add_argument("--recall", default=None, choices=["bm25", "minilm", "e5"],
@@ -312,12 +314,17 @@ def main(argv=None):
         # bfloat16: the float32 cache cast (the same values a bfloat16 conversion saves, without a second cache)
         model, tokenizer = load_qwen_reader(bits=args.bits)
         reader = GenerativeReader(model.to(getattr(torch, args.dtype)), tokenizer)
-    qa = LongTextQA(reader=reader, **({"top_k": args.top_k} if args.top_k else {}))
+    options = {"top_k": args.top_k} if args.top_k else {}
+    if args.encoder:
+        from mmkit.models import load
+
+        options["encoder"] = {"none": False, "minilm": load("minilm"), "e5": load("multilingual-e5-small")}[args.encoder]
+    qa = LongTextQA(reader=reader, **options)
     begin = time.perf_counter()
     loaded = qa.reader()
     print(f"reader loaded in {time.perf_counter() - begin:.1f} s (not counted below): "
           f"{getattr(loaded, 'name', loaded)}, dtype {getattr(getattr(loaded, 'model', None), 'dtype', '-')}, "
-          f"bits {args.bits}, top_k {qa.top_k}")
+          f"bits {args.bits}, top_k {qa.top_k}, encoder {type(qa.encoder).__name__ if qa.encoder else 'none'}")
     if hasattr(loaded, "model"):
         print("reference: one 256-token forward pass of the reader takes {:.2f} s ({:.2f} CPU s, all threads)"
               .format(*reference_seconds(loaded)))

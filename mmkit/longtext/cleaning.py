@@ -1,6 +1,8 @@
 """Text clean-up that remembers where every character came from.
 
-``clean(raw)`` drops boilerplate lines (page headers, footers, rulers that repeat through a document), normalises
+``clean(raw)`` reads HTML as the text a browser shows (tags dropped, block elements as line breaks, entities
+decoded; only for a text that is an HTML page, so ``a < b`` or ``#include <stdio.h>`` elsewhere stay), drops
+boilerplate lines (page headers, footers, rulers that repeat through a document), normalises
 Unicode (NFKC: full-width letters, ligatures, non-breaking spaces) and whitespace, and returns a :class:`CleanText`
 whose ``to_original(start, end)`` maps any span of the cleaned text back to the span of ``raw`` it came from, so an
 answer found in the cleaned text can be highlighted in the document the user gave.
@@ -10,6 +12,7 @@ The map is a list of pieces, not one integer per character: a piece either copie
 A 1 MB document has a few hundred thousand pieces at most, and building them is one regex pass.
 """
 
+import html
 import re
 import unicodedata
 from bisect import bisect_right
@@ -26,6 +29,16 @@ _WORD_RE = re.compile(r"\w+|#")
 BOILERPLATE_MAX_CHARS = 100
 BOILERPLATE_MIN_REPEATS = 3
 BOILERPLATE_MAX_WORDS = 8  # headers are short; a longer repeated line is more likely prose quoted twice
+
+
+# An HTML page: a doctype or an <html>/<body> element near its start.
+_HTML_PAGE_RE = re.compile(r"\s*(<\?xml[^>]*>\s*)?(<!DOCTYPE\s+html|<html[\s>]|<body[\s>])", re.IGNORECASE)
+# What a browser does not show, then any tag, then a character reference ("&amp;", "&#20013;").
+_HIDDEN_RE = r"<!--.*?-->|<(script|style|head)\b.*?</\1\s*>|<[?!][^>]*>"
+_TAG_RE = r"</?([A-Za-z][\w:-]*)(?:\s[^<>]*)?/?>"
+_MARKUP_RE = re.compile(f"{_HIDDEN_RE}|{_TAG_RE}|&(?:#\\d+|#x[0-9a-fA-F]+|[A-Za-z]+);", re.IGNORECASE | re.DOTALL)
+_BLOCK_TAGS = frozenset("address article aside blockquote br dd div dl dt figcaption figure footer h1 h2 h3 h4 h5 h6 "
+                        "header hr li main nav ol p pre section table td th tr ul".split())
 
 
 class OffsetMap:
@@ -115,6 +128,24 @@ def _apply_edits(text: str, edits: list[tuple[int, int, str]]) -> tuple[str, Off
     return "".join(out), OffsetMap(pieces, out_pos, len(text))
 
 
+def _markup_edits(text: str) -> list[tuple[int, int, str]]:
+    """Edits that turn an HTML page into its visible text: hidden parts and inline tags deleted, block tags made
+    line breaks, character references decoded. None for a text that is not an HTML page."""
+    if not _HTML_PAGE_RE.match(text[:2000]):
+        return []
+    edits = []
+    for match in _MARKUP_RE.finditer(text):
+        run = match.group()
+        if run.startswith("&"):
+            replacement = html.unescape(run)
+        elif match.group(2) and match.group(2).lower() in _BLOCK_TAGS:
+            replacement = "\n"
+        else:
+            replacement = ""
+        edits.append((match.start(), match.end(), replacement))
+    return edits
+
+
 def _looks_like_boilerplate(key: str) -> bool:
     """A ruler ("-----", "+--+--+") or a title-like line ("ACME Report - Page #"); not a wrapped sentence's tail
     ("statement.") nor a lead-in ("For example:"), which also repeat but carry text."""
@@ -194,6 +225,10 @@ def _strip_edits(text: str) -> list[tuple[int, int, str]]:
 def clean(raw: str, drop_boilerplate: bool = True) -> CleanText:
     """Clean ``raw`` and keep the map back to it (see the module docstring)."""
     maps, text, dropped = [], raw, 0
+    edits = _markup_edits(text)
+    if edits:
+        text, offset_map = _apply_edits(text, edits)
+        maps.append(offset_map)
     if drop_boilerplate:
         edits = _boilerplate_edits(text)
         dropped = len(edits)

@@ -58,3 +58,21 @@ def test_soft_wrapped_lines_join_and_short_lines_stand_alone():
 def test_a_long_unpunctuated_run_is_cut_to_size():
     text = "word " * 2000
     assert max(e - s for s, e in split_sentences(text, max_units=400)) <= 400
+
+
+def test_an_html_page_is_read_as_its_visible_text_with_offsets_into_the_markup():
+    raw = ('<?xml version="1.0"?>\n<!DOCTYPE html>\n<html><head><title>Pins</title><style>p {color: red}</style>'
+           '</head><body><h1>Pinning</h1><p>The default <code>Pin-Priority</code> is 500 &amp; up.</p>'
+           "<!-- a comment --><p>&#20013;&#25991; text</p><script>if (a < b) go();</script></body></html>")
+    cleaned = clean(raw)
+    assert cleaned.text == "Pinning\n\nThe default Pin-Priority is 500 & up.\n\n中文 text"
+    start = cleaned.text.index("Pin-Priority is 500")
+    original = raw[slice(*cleaned.to_original(start, start + len("Pin-Priority is 500")))]
+    assert original == "Pin-Priority</code> is 500"  # the highlight covers the markup between the words
+    amp = cleaned.text.index("&")
+    assert raw[slice(*cleaned.to_original(amp, amp + 1))] == "&amp;"
+
+
+def test_angle_brackets_outside_an_html_page_stay():
+    text = "#include <stdio.h>\nif (a < b && c > d) return <b>bold</b>;"
+    assert clean(text).text == text
