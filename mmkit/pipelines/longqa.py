@@ -49,7 +49,7 @@ class LongTextQAPipeline(Pipeline):
         if quantization and model is not None:  # a bad or unquantizable model fails here, not at the first question
             self.qa.reader("any")
         self.model_name = (
-            "embedded reader Qwen2.5-Coder-1.5B-Instruct + BM25 sentence-window retrieval"
+            "embedded reader Qwen2.5-Coder-1.5B-Instruct + BM25 and multilingual-e5-small sentence-window retrieval"
             if model is None
             else str(model)
         )

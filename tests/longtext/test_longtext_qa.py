@@ -48,7 +48,7 @@ def test_planted_facts_are_retrieved_and_answered_with_offsets_into_the_original
         assert out["start"] == needle.start and document[out["start"] : out["end"]] == needle.fact
         assert any(c["start"] <= needle.start < c["end"] for c in out["chunks"])
         assert [c["score"] for c in out["chunks"]] == sorted((c["score"] for c in out["chunks"]), reverse=True)
-        assert len(out["chunks"]) == 3 and all(a["end"] <= b["start"] or b["end"] <= a["start"]
+        assert len(out["chunks"]) == qa.top_k and all(a["end"] <= b["start"] or b["end"] <= a["start"]
                                                for a in out["chunks"] for b in out["chunks"] if a is not b)
 
 
@@ -186,8 +186,12 @@ def test_only_the_bm25_shortlist_is_embedded_and_kept(haystack):
     assert encoder.texts == before + 1  # only the question: its windows were embedded already
 
 
-def test_bm25_alone_by_default_and_a_given_encoder_for_every_language():
-    assert LongTextQA(reader=AnswerKeyReader()).encoder is None
+def test_e5_by_default_bm25_alone_on_request_and_a_given_encoder_for_every_language():
+    from mmkit.models import is_ready, load
+
+    if is_ready("multilingual-e5-small"):
+        assert LongTextQA(reader=AnswerKeyReader()).encoder is load("multilingual-e5-small")  # the shared one
+    assert LongTextQA(encoder=False, reader=AnswerKeyReader()).encoder is None
     encoder = CountingEncoder()
     qa = LongTextQA(encoder=encoder, reader=AnswerKeyReader({"柳河湾仓库的门禁密码是什么？": "2980"}))
     assert qa("柳河湾仓库的门禁密码是什么？", ZH_DOCUMENT)["answer"] == "2980" and encoder.texts > 1
