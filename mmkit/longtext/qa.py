@@ -29,11 +29,12 @@ DEFAULT_ENCODER = "multilingual-e5-small"
 
 
 def _load_reader(spec):
-    """A reader object from None (the embedded Qwen reader), a path/hub id, or a reader object."""
-    if spec is None:
-        from mmkit.models import load
+    """A reader object from None (the embedded Qwen reader), an embedded reader's name ("smollm2-reader"), a
+    path/hub id, or a reader object."""
+    from mmkit.models import list_models, load
 
-        return GenerativeReader(*load("qwen-reader"))  # through the registry: one copy per process
+    if spec is None or spec in {model.name for model in list_models(kind="reader")}:
+        return GenerativeReader(*load(spec or "qwen-reader"))  # through the registry: one copy per process
     if isinstance(spec, str | Path):
         config_path = Path(spec) / "config.json"
         architectures = json.loads(config_path.read_text()).get("architectures", []) if config_path.exists() else []

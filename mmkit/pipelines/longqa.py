@@ -14,17 +14,20 @@ from pathlib import Path
 
 from mmkit.errors import InputError
 from mmkit.longtext.qa import LongTextQA
+from mmkit.models import list_models
 from mmkit.pipelines.base import Pipeline, own_model
 
 
 class LongTextQAPipeline(Pipeline):
-    """``pipeline("long-text-qa", model=None | causal LM or extractive QA hub id / folder, lang="auto")``.
+    """``pipeline("long-text-qa", model=None | embedded reader name | causal LM or extractive QA hub id / folder,
+    lang="auto")``.
 
     model=None reads ``$MMKIT_QA_READER`` when it is set (a Space that cannot install the embedded reader's wheels
     names a hub model there, e.g. Qwen/Qwen2.5-1.5B-Instruct), else the embedded reader (Qwen2.5-Coder-1.5B-Instruct,
     English and Chinese). quantization="8bit" | "4bit" gives the reader bitsandbytes layers, in this pipeline's own
-    copy (the embedded reader is shared by every pipeline of the process and stays float); a reader given by id is
-    loaded at once, the embedded one on first use. ``describe()`` says which layers are quantized.
+    copy (the embedded readers are shared by every pipeline of the process and stay float); the small embedded
+    readers are selectable by name ("smollm2-reader", "gemma3-reader-zh"); a reader given by id is loaded at once,
+    the embedded ones on first use. ``describe()`` says which layers are quantized.
     """
 
     task = "long-text-qa"
@@ -38,13 +41,15 @@ class LongTextQAPipeline(Pipeline):
         self._captioner = None
         self._caption_cache: dict[tuple, str] = {}  # (sha256 of the image file, lang) -> caption
         model = model or os.environ.get("MMKIT_QA_READER") or None
-        if isinstance(model, str):  # a bad id fails here, as for the other tasks
+        embedded = {spec.name for spec in list_models(kind="reader")}
+        if isinstance(model, str) and model not in embedded:  # a bad id fails here, as for the other tasks
             from transformers import AutoConfig
 
             from mmkit.hub import load_auto
 
             load_auto(AutoConfig, model, alternative="model=None (the embedded reader)")
-        self._reader_is_own = isinstance(model, str | Path)  # loaded by this pipeline from a folder or hub id
+        # loaded by this pipeline from a folder or hub id (an embedded reader named here is the registry's, shared)
+        self._reader_is_own = isinstance(model, str | Path) and model not in embedded
         self.qa = LongTextQA(encoder=encoder, reader=model, lang=lang, top_k=top_k, prepare=self._own_reader)
         if quantization and model is not None:  # a bad or unquantizable model fails here, not at the first question
             self.qa.reader("any")

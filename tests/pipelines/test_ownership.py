@@ -133,3 +133,12 @@ def test_moving_a_shared_model_to_another_device_moves_a_copy():
     assert own_model(shared, torch.device("cpu"), shared=True) is shared  # already as asked: no copy
     mine = torch.nn.Linear(4, 2)
     assert own_model(mine, torch.device("meta"), shared=False) is mine and mine.weight.device.type == "meta"
+
+
+def test_a_small_embedded_reader_is_chosen_by_name_and_shared(tiny_registry_reader, monkeypatch):
+    monkeypatch.setitem(registry._loaded, "smollm2-reader", registry._loaded["qwen-reader"])
+    qa = mmkit.pipeline("long-text-qa", model="smollm2-reader", encoder=False, device="cpu")
+    assert qa.qa.reader().model is tiny_registry_reader  # the registry's copy, not a load by hub id
+    quantized = mmkit.pipeline("long-text-qa", model="smollm2-reader", encoder=False, quantization="8bit")
+    assert quantized.qa.reader().model is not tiny_registry_reader
+    assert describe(tiny_registry_reader) == "not quantized: 15 Linear layers"
