@@ -36,7 +36,8 @@ class TrainConfig:
     on CPU). ``max_grad_norm=None`` turns clipping off; ``eval_every_epoch=False`` evaluates after the last epoch
     only. With ``output_dir`` set, a checkpoint is written after every epoch (``checkpoint-epoch{k}/``: weights as
     ``model.safetensors`` unless ``save_safetensors=False``) and the final model to ``model/``. ``optimizer`` is
-    "adamw" or "sgd" (plain, no momentum: each update is exactly -lr * gradient).
+    "adamw" or "sgd" (plain, no momentum: each update is exactly -lr * gradient). ``progress=False`` shows no
+    progress bar and prints no per-epoch line (a notebook that stores its outputs wants only the returned history).
     """
 
     epochs: int = 3
@@ -53,6 +54,7 @@ class TrainConfig:
     save_safetensors: bool = True
     optimizer: str = "adamw"
     shuffle: bool = True
+    progress: bool = True
 
     def __post_init__(self):
         if self.mixed_precision not in ("no", "bf16", "fp16"):
@@ -268,7 +270,7 @@ def train(
         loss_sum = torch.zeros((), device=accelerator.device)
         batches = 0
         bar = tqdm(train_loader, desc=f"epoch {epoch + 1}/{config.epochs}", leave=False,
-                   disable=not accelerator.is_local_main_process)
+                   disable=not (config.progress and accelerator.is_local_main_process))
         for batch in bar:
             with accelerator.accumulate(model):
                 loss = loss_of(model, batch)
@@ -289,7 +291,9 @@ def train(
             record.update(_evaluate(model, eval_loader, accelerator, loss_fn, eval_fn))
         record["time_s"] = time.perf_counter() - started
         history.append(record)
-        accelerator.print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()))
+        if config.progress:
+            accelerator.print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                                       for k, v in record.items()))
         if output_dir is not None:
             _save_checkpoint(accelerator, output_dir / f"checkpoint-epoch{epoch + 1}", epoch + 1, history, config)
 
