@@ -132,8 +132,8 @@ def train_tiny_clip_e5(out_dir: str | Path = CLIP_E5_DIR, steps: int = 6000, **r
     return train_tiny_clip(out_dir, steps=steps, config=config, **recipe)
 
 
-def _text_to_image_recall(model: TinyClip, queries: list[str], images, targets=None) -> dict[str, float]:
-    sim = (model.encode_texts(queries) @ model.encode_images(images).T).numpy()
+def _recall(text_emb: torch.Tensor, image_emb: torch.Tensor, targets=None) -> dict[str, float]:
+    sim = (text_emb @ image_emb.T).numpy()
     return {f"R@{k}": round(recall_at_k(sim, k, targets), 3) for k in (1, 5, 10)}
 
 
@@ -152,12 +152,15 @@ def evaluate_clip(
     """
     size, skin = model.config.image_size, model.config.skin_tones
     langs = tuple(langs or model.config.languages)
-    out, gallery = {}, {}
+    out, gallery, queries = {}, {}, {}
 
     def score(name, named, images, targets=None):  # named: samples or glyphs, whose .en / .zh are the queries
+        image_emb = model.encode_images(images)
         for lang in langs:
-            key = name if lang == "en" else f"{name}_{lang}"
-            out[key] = _text_to_image_recall(model, [getattr(x, lang) for x in named], images, targets)
+            texts = tuple(getattr(x, lang) for x in named)
+            if texts not in queries:  # the three seen sets ask the same questions of different images
+                queries[texts] = model.encode_texts(list(texts))
+            out[name if lang == "en" else f"{name}_{lang}"] = _recall(queries[texts], image_emb, targets)
         gallery[name] = len(images)
 
     for name, s in (("seen", strength), ("seen_full", 1.0), ("seen_clean", 0.0)):
