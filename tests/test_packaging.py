@@ -34,7 +34,7 @@ def wheel(tmp_path_factory) -> Path:
 
 def test_the_wheel_holds_every_shipped_weight_file_and_card(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
-    assert TRAINED_HERE == ["topic-classifier", "tiny-clip", "tiny-captioner"]
+    assert TRAINED_HERE == ["topic-classifier", "tiny-clip", "tiny-clip-e5", "tiny-captioner"]
     for name in TRAINED_HERE:
         for file in weights_dir(name).iterdir():
             assert f"mmkit/weights/{name}/{file.name}" in names, file

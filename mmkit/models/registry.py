@@ -111,10 +111,13 @@ def _load_topic_classifier():
     return TopicClassifier.from_pretrained(weights_dir("topic-classifier"))
 
 
-def _load_tiny_clip():
-    from mmkit.models.clip import TinyClip
+def _load_tiny_clip(name: str) -> Callable[[], Any]:
+    def loader():
+        from mmkit.models.clip import TinyClip
 
-    return TinyClip.from_pretrained(weights_dir("tiny-clip"))
+        return TinyClip.from_pretrained(weights_dir(name))
+
+    return loader
 
 
 def _load_tiny_captioner():
@@ -217,9 +220,23 @@ _SPECS = [
         size_mb=0.9,  # the image tower; the text tower is the minilm entry
         source="mmkit:weights/tiny-clip",
         card=weights_dir("tiny-clip") / "README.md",
-        loader=_load_tiny_clip,
+        loader=_load_tiny_clip("tiny-clip"),
         ready=_weights_ready("tiny-clip"),
         install="python -m mmkit.models.train tiny-clip",
+    ),
+    ModelSpec(
+        name="tiny-clip-e5",
+        kind="image-text-encoder",
+        description="tiny-clip's image tower trained into multilingual-e5-small's text space: English or Chinese "
+        "queries find emoji",
+        languages=("en", "zh"),  # trained on both; e5 reads ~100 languages, untested beyond these two
+        licence="Apache-2.0",
+        size_mb=0.9,  # the image tower; the text tower is the multilingual-e5-small entry
+        source="mmkit:weights/tiny-clip-e5",
+        card=weights_dir("tiny-clip-e5") / "README.md",
+        loader=_load_tiny_clip("tiny-clip-e5"),
+        ready=_weights_ready("tiny-clip-e5"),
+        install="python -m mmkit.models.train tiny-clip-e5",
     ),
     ModelSpec(
         name="tiny-captioner",

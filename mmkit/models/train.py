@@ -17,6 +17,7 @@ from mmkit.models.registry import weights_dir
 TRAINERS = {
     "topic-classifier": "mmkit.models.text_classifier:train_topic_classifier",
     "tiny-clip": "mmkit.models.train_image_text:train_tiny_clip",
+    "tiny-clip-e5": "mmkit.models.train_image_text:train_tiny_clip_e5",
     "tiny-captioner": "mmkit.models.train_image_text:train_tiny_captioner",
 }
 

@@ -1,7 +1,8 @@
-"""Recipes that reproduce the shipped TinyClip and TinyCaptioner from scratch on rendered emoji, then score them.
+"""Recipes that reproduce the shipped TinyClips and TinyCaptioner from scratch on rendered emoji, then score them.
 
 ``python -m mmkit.models.train tiny-clip`` (then ``tiny-captioner``) calls :func:`train_tiny_clip` and
-:func:`train_tiny_captioner`. Both train with :func:`mmkit.training.train` for a fixed number of steps (a step
+:func:`train_tiny_captioner`; ``tiny-clip-e5`` calls :func:`train_tiny_clip_e5` (the same recipe, aligned to
+multilingual-e5-small with English and Chinese captions). Both train with :func:`mmkit.training.train` for a fixed number of steps (a step
 budget, unlike a time budget, gives the same weights on a fast or a slow machine), evaluate on glyphs the model saw
 under new augmentations and on glyphs it never saw, and write the weights, ``metrics.json`` and the metrics table
 of the model card (between ``<!-- metrics -->`` markers in ``README.md``) into ``out_dir``.
@@ -9,7 +10,9 @@ of the model card (between ``<!-- metrics -->`` markers in ``README.md``) into `
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import re
 import time
 from pathlib import Path
@@ -22,10 +25,12 @@ from mmkit.emoji_data import EmojiImageText, composite_caption, load_glyphs
 from mmkit.metrics import exact_match, recall_at_k, token_f1
 from mmkit.models.captioner import CaptionTokenizer, TinyCaptioner, TinyCaptionerConfig
 from mmkit.models.clip import TinyClip, TinyClipConfig
+from mmkit.models.readers import cache_root
 from mmkit.models.registry import weights_dir
 from mmkit.training import TrainConfig, train
 
 CLIP_DIR, CAPTIONER_DIR = weights_dir("tiny-clip"), weights_dir("tiny-captioner")
+CLIP_E5_DIR = weights_dir("tiny-clip-e5")
 EVAL_SEED = 10_000  # evaluation images use seeds training never uses (training: seed 0)
 AUGMENT = 0.5  # augmentation strength of training and of the "new augmentations" evaluation (see EmojiImageText)
 _MARKERS = re.compile(r"<!-- metrics -->.*<!-- /metrics -->", re.S)
@@ -40,6 +45,33 @@ def _loader(data, batch_size: int, collate) -> DataLoader:
     return DataLoader(data, batch_size=batch_size, shuffle=True, collate_fn=collate, num_workers=1)
 
 
+def caption_vectors(model: TinyClip, captions: list[str]) -> torch.Tensor:
+    """(N, 384) frozen text vectors of ``captions`` from ``model``'s text encoder, cached on disk.
+
+    LiT freezes the text tower, so a caption's vector never changes: it is computed once and kept as
+    ``<cache_root()>/clip-captions/<text model>-<hash of the captions>.safetensors`` (written atomically); a
+    damaged or mis-shaped file is recomputed.
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file, save_file
+
+    key = hashlib.sha1("\n".join([model.config.text_model, *captions]).encode()).hexdigest()[:16]
+    path = cache_root() / "clip-captions" / f"{model.config.text_model}-{key}.safetensors"
+    if path.is_file():
+        try:
+            vectors = load_file(str(path)).get("vectors")
+        except (SafetensorError, OSError):
+            vectors = None
+        if vectors is not None and vectors.shape == (len(captions), model.config.embed_dim):
+            return vectors
+    vectors = model.text_encoder.embed(captions, progress=True).contiguous()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    save_file({"vectors": vectors}, str(tmp))
+    tmp.replace(path)  # atomic: a concurrent reader never sees half a file
+    return vectors
+
+
 def train_tiny_clip(
     out_dir: str | Path = CLIP_DIR,
     steps: int = 12000,
@@ -51,9 +83,11 @@ def train_tiny_clip(
     seed: int = 0,
     config: TinyClipConfig | None = None,
 ) -> dict:
-    """Train the image tower against frozen MiniLM caption embeddings (computed once), evaluate, save.
+    """Train the image tower against frozen caption embeddings (computed once), evaluate, save.
 
-    Returns the metrics of :func:`evaluate_clip` plus ``train_minutes`` and ``train_images``.
+    config.text_model is the text tower (default MiniLM); every image is paired with its caption in each of
+    config.languages, one InfoNCE term per language. Returns the metrics of :func:`evaluate_clip` plus
+    ``train_minutes`` and ``train_images``.
     """
     started = time.perf_counter()
     torch.manual_seed(seed)
@@ -63,15 +97,16 @@ def train_tiny_clip(
         seed=seed, skin_tones=model.config.skin_tones, strength=strength, composites=composites,
     )
     # LiT: the text tower is frozen, so every caption is embedded once, before training.
-    captions = sorted(set(data.captions("en")))
-    text_emb = model.encode_texts(captions)
+    langs = model.config.languages
+    captions = sorted({c for lang in langs for c in data.captions(lang)})
+    text_emb = caption_vectors(model, captions)
     row = {caption: i for i, caption in enumerate(captions)}
 
     def collate(samples):
-        return {
-            "pixel_values": model.preprocess([s.image for s in samples]),
-            "text_emb": text_emb[[row[s.en] for s in samples]],
-        }
+        rows = [[row[getattr(s, lang)] for lang in langs] for s in samples]
+        emb = text_emb[rows]  # (B, L, 384): one caption per language
+        return {"pixel_values": model.preprocess([s.image for s in samples]),
+                "text_emb": emb[:, 0] if len(langs) == 1 else emb}
 
     recipe = TrainConfig(
         epochs=1, lr=lr, batch_size=batch_size, weight_decay=0.05, warmup_ratio=0.05, seed=seed,
@@ -87,17 +122,28 @@ def train_tiny_clip(
                    "composite_prob": composite_prob, "composites": composites, "seed": seed},
     }
     model.save_pretrained(out_dir)
-    write_metrics(out_dir, metrics, clip_table(metrics))
+    write_metrics(out_dir, metrics, clip_table(metrics, langs))
     return metrics
 
 
-def _text_to_image_recall(model: TinyClip, queries: list[str], images, targets=None) -> dict[str, float]:
-    sim = (model.encode_texts(queries) @ model.encode_images(images).T).numpy()
+def train_tiny_clip_e5(out_dir: str | Path = CLIP_E5_DIR, steps: int = 6000, **recipe) -> dict:
+    """:func:`train_tiny_clip` into multilingual-e5-small's space, on English and Chinese captions."""
+    config = TinyClipConfig(text_model="multilingual-e5-small", languages=("en", "zh"))
+    return train_tiny_clip(out_dir, steps=steps, config=config, **recipe)
+
+
+def _recall(text_emb: torch.Tensor, image_emb: torch.Tensor, targets=None) -> dict[str, float]:
+    sim = (text_emb @ image_emb.T).numpy()
     return {f"R@{k}": round(recall_at_k(sim, k, targets), 3) for k in (1, 5, 10)}
 
 
-def evaluate_clip(model: TinyClip, strength: float = AUGMENT, n_seen: int = 1000, views: int = 3) -> dict:
+def evaluate_clip(
+    model: TinyClip, strength: float = AUGMENT, n_seen: int = 1000, views: int = 3, langs=None
+) -> dict:
     """Text -> image recall@1/5/10: each caption queries a gallery that holds its image(s) among others.
+
+    langs: the query languages (default: those the model was trained on). English results are under each set's
+    name ("seen"), other languages under "<set>_<lang>" ("seen_zh"); the galleries are the same images.
 
     - seen / seen_full / seen_clean: ``n_seen`` seen glyphs, one image each, drawn with new augmentations of
       the training ``strength``, of full strength (1.0), or clean;
@@ -105,31 +151,39 @@ def evaluate_clip(model: TinyClip, strength: float = AUGMENT, n_seen: int = 1000
     - composites: ``n_seen // 2`` images of 2-3 seen glyphs, queried by their composite captions.
     """
     size, skin = model.config.image_size, model.config.skin_tones
-    out, gallery = {}, {}
+    langs = tuple(langs or model.config.languages)
+    out, gallery, queries = {}, {}, {}
+
+    def score(name, named, images, targets=None):  # named: samples or glyphs, whose .en / .zh are the queries
+        image_emb = model.encode_images(images)
+        for lang in langs:
+            texts = tuple(getattr(x, lang) for x in named)
+            if texts not in queries:  # the three seen sets ask the same questions of different images
+                queries[texts] = model.encode_texts(list(texts))
+            out[name if lang == "en" else f"{name}_{lang}"] = _recall(queries[texts], image_emb, targets)
+        gallery[name] = len(images)
+
     for name, s in (("seen", strength), ("seen_full", 1.0), ("seen_clean", 0.0)):
         data = EmojiImageText("seen", size=size, seed=EVAL_SEED, skin_tones=skin, strength=s)
         samples = [data[i] for i in range(min(n_seen, len(data)))]
-        out[name] = _text_to_image_recall(model, [x.en for x in samples], [x.image for x in samples])
-        gallery[name] = len(samples)
+        score(name, samples, [x.image for x in samples])
 
     held = EmojiImageText("held_out", size=size, seed=EVAL_SEED + 1, skin_tones=skin, strength=strength)
     n = len(held)
     held.length = views * n  # sample i shows glyph ids[i % n]: the views of query q are q, q + n, q + 2n
     images = [held[i].image for i in range(views * n)]
-    names = [held.glyphs[g].en for g in held.ids]
-    out["held_out"] = _text_to_image_recall(model, names, images, [list(range(q, views * n, n)) for q in range(n)])
-    gallery["held_out"] = views * n
+    score("held_out", [held.glyphs[g] for g in held.ids], images, [list(range(q, views * n, n)) for q in range(n)])
 
     comp = EmojiImageText(
         "seen", size=size, seed=EVAL_SEED + 2, skin_tones=skin, length=n_seen // 2, composite_prob=1.0,
         strength=strength,
     )
     pairs = [comp[i] for i in range(len(comp))]
-    out["composites"] = _text_to_image_recall(model, [x.en for x in pairs], [x.image for x in pairs])
-    gallery["composites"] = len(pairs)
+    score("composites", pairs, [x.image for x in pairs])
     return {**out, "gallery": gallery}
 
 
+LANGUAGE_NAMES = {"en": "English", "zh": "Chinese"}
 CLIP_ROWS = {
     "seen": "seen glyphs, new augmentations (training strength)",
     "seen_full": "seen glyphs, full-strength augmentations",
@@ -139,11 +193,16 @@ CLIP_ROWS = {
 }
 
 
-def clip_table(m: dict) -> str:
+def clip_table(m: dict, langs=("en",)) -> str:
+    """The card's table: one row per evaluation set, or per set and query language when ``langs`` has several."""
     lines = ["| text -> image | gallery | R@1 | R@5 | R@10 |", "|---|---|---|---|---|"]
+    if len(langs) > 1:
+        lines = ["| text -> image | query | gallery | R@1 | R@5 | R@10 |", "|---|---|---|---|---|---|"]
     for key, label in CLIP_ROWS.items():
-        r = m[key]
-        lines.append(f"| {label} | {m['gallery'][key]} | {r['R@1']:.3f} | {r['R@5']:.3f} | {r['R@10']:.3f} |")
+        for lang in langs:
+            r = m[key if lang == "en" else f"{key}_{lang}"]
+            cells = [label, *([LANGUAGE_NAMES[lang]] if len(langs) > 1 else []), str(m["gallery"][key])]
+            lines.append(f"| {' | '.join(cells)} | {r['R@1']:.3f} | {r['R@5']:.3f} | {r['R@10']:.3f} |")
     return "\n".join(lines)
 
 

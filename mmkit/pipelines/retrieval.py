@@ -8,8 +8,10 @@ caption of an image. ``save(dir)`` / ``load(dir)`` keep the vectors (safetensors
 Models: None or "efficientnet-lite0-photo" (default) embeds photos by ConSE — the probability-weighted mean of
 their best ImageNet class names' vectors in a text encoder's space (:class:`mmkit.models.photo.ConSE`); the text
 encoder is ``text_encoder=`` (default the embedded MiniLM, English queries; a multilingual encoder such as
-multilingual-e5-small for Chinese queries). "tiny-clip" is the small CLIP trained here on rendered emoji; a hub id or
-folder is any CLIP-style dual encoder.
+multilingual-e5-small for Chinese queries). "tiny-clip" is the small CLIP trained here on rendered emoji, in
+MiniLM's space (English queries); "tiny-clip-e5" the same image tower trained into multilingual-e5-small's space, so
+English or Chinese queries find emoji ("红苹果" finds the red apple). A hub id or folder is any CLIP-style dual
+encoder.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from mmkit.models.photo import ConSE
 from mmkit.pipelines.base import Pipeline, own_model
 
 PHOTO = "efficientnet-lite0-photo"
+EMOJI_MODELS = ("tiny-clip", "tiny-clip-e5")  # trained here on rendered emoji (mmkit/weights/<name>)
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".tif", ".tiff"}
 
@@ -74,8 +77,8 @@ def _image_sources(images) -> list:
 
 
 class CrossModalRetrievalPipeline(Pipeline):
-    """``pipeline("cross-modal-retrieval", model=None | "efficientnet-lite0-photo" | "tiny-clip" | CLIP-style hub id
-    or folder, text_encoder=None)``. text_encoder (photo model only): anything with ``embed(texts) -> (N, D)``."""
+    """``pipeline("cross-modal-retrieval", model=None | "efficientnet-lite0-photo" | "tiny-clip" | "tiny-clip-e5" |
+    CLIP-style hub id or folder, text_encoder=None)``. text_encoder (photo model only): anything with ``embed(texts) -> (N, D)``."""
 
     task = "cross-modal-retrieval"
 
@@ -93,9 +96,9 @@ class CrossModalRetrievalPipeline(Pipeline):
             self.model = ConSE(own_model(load_embedded(PHOTO), device, shared=True), text_encoder)
             encoder = getattr(self.model.text_encoder, "name_or_path", type(self.model.text_encoder).__name__)
             self.model_name = f"mmkit {PHOTO} + ConSE ({encoder})"
-        elif model == "tiny-clip":
-            self.model = own_model(load_embedded("tiny-clip"), device, quantization, shared=True)
-            self.model_name = "mmkit tiny-clip (embedded)"
+        elif model in EMOJI_MODELS:
+            self.model = own_model(load_embedded(model), device, quantization, shared=True)
+            self.model_name = f"mmkit {model} (embedded)"
         else:
             self.model = own_model(HFClipModel(model, device), device, quantization, shared=False, part="model")
             self.model_name = str(model)

