@@ -81,7 +81,7 @@ handout: install
 	$(PY) course/assignments/build.py --handout $(OUT)
 
 models: install
-	for name in topic-classifier tiny-clip tiny-captioner; do $(PY) -m mmkit.models.train $$name || exit 1; done
+	for name in topic-classifier tiny-clip tiny-clip-e5 tiny-captioner; do $(PY) -m mmkit.training.recipes $$name || exit 1; done
 
 # Every bench script with its defaults, then the long-text bench's two held-out question sets (bench/RESULTS.md,
 # "held-out"; their 1k needle plot is scratch, the committed one comes from the default run).

@@ -157,8 +157,103 @@ def _example(name: str) -> str:
     return str(EXAMPLES / name)
 
 
+def _classify_tab(tr, model, quantization) -> gr.Tab:
+    with gr.Tab(TEXTS["tab_classify"]["en"]) as tab:
+        clf_text = tr(gr.Textbox(label=TEXTS["text"]["en"], lines=3), "text")
+        clf_labels = tr(gr.Textbox(label=TEXTS["labels"]["en"]), "labels")
+        clf_button = tr(gr.Button(TEXTS["classify"]["en"], variant="primary"), "classify", "value")
+        clf_out = tr(gr.Label(label=TEXTS["scores"]["en"], num_top_classes=8), "scores")
+        gr.Examples(
+            [["The striker scored twice in the final minutes of the match.", ""],
+             ["The new phone ships with a faster chip and a brighter screen.", "sports, technology, cooking"],
+             ["这家餐厅的红烧肉味道很好，价格也不贵。", ""]],
+            [clf_text, clf_labels],
+        )
+        clf_button.click(classify, [clf_text, clf_labels, model, quantization], clf_out, api_name="classify")
+    return tab
+
+
+def _caption_tab(tr, model, quantization, ui_lang) -> gr.Tab:
+    with gr.Tab(TEXTS["tab_caption"]["en"]) as tab:
+        with gr.Row():
+            cap_image = tr(ImageFile(type="filepath", label=TEXTS["image"]["en"], height=256), "image")
+            with gr.Column():
+                cap_lang = tr(gr.Radio(["en", "zh"], value="en", label=TEXTS["caption_lang"]["en"]),
+                              "caption_lang")
+                cap_beams = tr(gr.Slider(1, 5, value=1, step=1, label=TEXTS["beams"]["en"]), "beams")
+                cap_button = tr(gr.Button(TEXTS["caption"]["en"], variant="primary"), "caption", "value")
+                cap_out = tr(gr.Textbox(label=TEXTS["caption_out"]["en"]), "caption_out")
+        cap_maps = tr(gr.Gallery(label=TEXTS["explain"]["en"], columns=6, height=220), "explain")
+        gr.Examples([[_example(f"images/{n}")] for n in ("red_apple.png", "dog_face.png", "composite_1.png")],
+                    [cap_image])
+        cap_button.click(caption, [cap_image, cap_lang, cap_beams, model, quantization, ui_lang],
+                         [cap_out, cap_maps], api_name="caption")
+    return tab
+
+
+def _retrieval_tab(tr, model, quantization, ui_lang) -> gr.Tab:
+    with gr.Tab(TEXTS["tab_retrieval"]["en"]) as tab:
+        retriever = gr.State(None, delete_callback=remove_upload)
+        with gr.Row():
+            ret_zip = tr(gr.File(label=TEXTS["index_source"]["en"], file_types=[".zip"]), "index_source")
+            with gr.Column():
+                ret_build = tr(gr.Button(TEXTS["build_index"]["en"]), "build_index", "value")
+                ret_status = tr(gr.Textbox(label=TEXTS["index_status"]["en"], interactive=False),
+                                "index_status")
+        with gr.Row():
+            ret_text = tr(gr.Textbox(label=TEXTS["query_text"]["en"]), "query_text")
+            ret_image = tr(ImageFile(type="filepath", label=TEXTS["query_image"]["en"], height=160),
+                           "query_image")
+            ret_k = tr(gr.Slider(1, 20, value=6, step=1, label=TEXTS["top_k"]["en"]), "top_k")
+        ret_button = tr(gr.Button(TEXTS["search"]["en"], variant="primary"), "search", "value")
+        ret_gallery = tr(gr.Gallery(label=TEXTS["results"]["en"], columns=6, height=260,
+                                    elem_id="retrieval-results"), "results")
+        gr.Examples([["a red fruit"], ["an animal face"], ["a vehicle"]], [ret_text])
+        ret_build.click(build_index, [ret_zip, model, quantization, ui_lang, retriever],
+                        [retriever, ret_status], api_name="build_index")
+        ret_button.click(search, [retriever, ret_text, ret_image, ret_k, ui_lang], ret_gallery,
+                         api_name="search")
+    return tab
+
+
+def _qa_tab(tr, model, quantization, ui_lang) -> gr.Tab:
+    with gr.Tab(TEXTS["tab_qa"]["en"]) as tab:
+        with gr.Row():
+            qa_doc = tr(gr.Textbox(label=TEXTS["document"]["en"], lines=8, max_lines=12), "document")
+            qa_file = tr(gr.File(label=TEXTS["document_file"]["en"], file_types=DOCUMENT_TYPES),
+                         "document_file")
+        qa_question = tr(gr.Textbox(label=TEXTS["question"]["en"]), "question")
+        qa_button = tr(gr.Button(TEXTS["ask"]["en"], variant="primary"), "ask", "value")
+        qa_answer = tr(gr.Textbox(label=TEXTS["answer"]["en"]), "answer")
+        qa_evidence = tr(gr.HighlightedText(label=TEXTS["evidence"]["en"], combine_adjacent=True), "evidence")
+        gr.Examples([[None, _example("documents/solar_system.md"), "Which planet has the Great Red Spot?"],
+                     [None, _example("documents/tea_zh.md"), "龙井茶产自哪里？"]],
+                    [qa_doc, qa_file, qa_question])
+        qa_button.click(answer, [qa_doc, qa_file, qa_question, model, quantization, ui_lang],
+                        [qa_answer, qa_evidence], api_name="answer")
+    return tab
+
+
+def _language_switch(switch, ui_lang, title, labelled: list, tabs: list) -> None:
+    """Re-label every registered component and tab when the interface language changes."""
+
+    def relabel(choice: str):
+        lang = LANGUAGES[choice]
+        updates = [lang]
+        for component, key, prop in labelled:
+            value = TEXTS[key][lang]
+            if component is title:
+                value = f"# {value}\n{TEXTS['intro'][lang]}"
+            updates.append(gr.update(**{prop: value}))
+        updates += [gr.update(label=TEXTS[key][lang]) for _, key in tabs]
+        return updates
+
+    switch.change(relabel, switch, [ui_lang] + [c for c, _, _ in labelled] + [t for t, _ in tabs],
+                  api_name="language")
+
+
 def build_app() -> gr.Blocks:
-    """The Blocks app; every label is registered so the language switch can re-label it."""
+    """The Blocks app, one tab per task; every label is registered so the language switch can re-label it."""
     labelled: list[tuple[gr.components.Component, str, str]] = []  # (component, text key, property)
 
     def tr(component, key, prop="label"):
@@ -171,84 +266,13 @@ def build_app() -> gr.Blocks:
         switch = gr.Radio(list(LANGUAGES), value="English", label="Interface language / 界面语言")
         with gr.Row():
             model = tr(gr.Textbox(label=TEXTS["model"]["en"], value="", scale=3), "model")
-            quantization = tr(gr.Dropdown(QUANTIZATION, value="none", label=TEXTS["quantization"]["en"]), "quantization")
-
-        with gr.Tab(TEXTS["tab_classify"]["en"]) as tab_classify:
-            clf_text = tr(gr.Textbox(label=TEXTS["text"]["en"], lines=3), "text")
-            clf_labels = tr(gr.Textbox(label=TEXTS["labels"]["en"]), "labels")
-            clf_button = tr(gr.Button(TEXTS["classify"]["en"], variant="primary"), "classify", "value")
-            clf_out = tr(gr.Label(label=TEXTS["scores"]["en"], num_top_classes=8), "scores")
-            gr.Examples(
-                [["The striker scored twice in the final minutes of the match.", ""],
-                 ["The new phone ships with a faster chip and a brighter screen.", "sports, technology, cooking"],
-                 ["这家餐厅的红烧肉味道很好，价格也不贵。", ""]],
-                [clf_text, clf_labels],
-            )
-            clf_button.click(classify, [clf_text, clf_labels, model, quantization], clf_out, api_name="classify")
-
-        with gr.Tab(TEXTS["tab_caption"]["en"]) as tab_caption:
-            with gr.Row():
-                cap_image = tr(ImageFile(type="filepath", label=TEXTS["image"]["en"], height=256), "image")
-                with gr.Column():
-                    cap_lang = tr(gr.Radio(["en", "zh"], value="en", label=TEXTS["caption_lang"]["en"]), "caption_lang")
-                    cap_beams = tr(gr.Slider(1, 5, value=1, step=1, label=TEXTS["beams"]["en"]), "beams")
-                    cap_button = tr(gr.Button(TEXTS["caption"]["en"], variant="primary"), "caption", "value")
-                    cap_out = tr(gr.Textbox(label=TEXTS["caption_out"]["en"]), "caption_out")
-            cap_maps = tr(gr.Gallery(label=TEXTS["explain"]["en"], columns=6, height=220), "explain")
-            gr.Examples([[_example(f"images/{n}")] for n in ("red_apple.png", "dog_face.png", "composite_1.png")],
-                        [cap_image])
-            cap_button.click(caption, [cap_image, cap_lang, cap_beams, model, quantization, ui_lang],
-                             [cap_out, cap_maps], api_name="caption")
-
-        with gr.Tab(TEXTS["tab_retrieval"]["en"]) as tab_retrieval:
-            retriever = gr.State(None, delete_callback=remove_upload)
-            with gr.Row():
-                ret_zip = tr(gr.File(label=TEXTS["index_source"]["en"], file_types=[".zip"]), "index_source")
-                with gr.Column():
-                    ret_build = tr(gr.Button(TEXTS["build_index"]["en"]), "build_index", "value")
-                    ret_status = tr(gr.Textbox(label=TEXTS["index_status"]["en"], interactive=False), "index_status")
-            with gr.Row():
-                ret_text = tr(gr.Textbox(label=TEXTS["query_text"]["en"]), "query_text")
-                ret_image = tr(ImageFile(type="filepath", label=TEXTS["query_image"]["en"], height=160), "query_image")
-                ret_k = tr(gr.Slider(1, 20, value=6, step=1, label=TEXTS["top_k"]["en"]), "top_k")
-            ret_button = tr(gr.Button(TEXTS["search"]["en"], variant="primary"), "search", "value")
-            ret_gallery = tr(gr.Gallery(label=TEXTS["results"]["en"], columns=6, height=260,
-                                        elem_id="retrieval-results"), "results")
-            gr.Examples([["a red fruit"], ["an animal face"], ["a vehicle"]], [ret_text])
-            ret_build.click(build_index, [ret_zip, model, quantization, ui_lang, retriever], [retriever, ret_status],
-                            api_name="build_index")
-            ret_button.click(search, [retriever, ret_text, ret_image, ret_k, ui_lang], ret_gallery, api_name="search")
-
-        with gr.Tab(TEXTS["tab_qa"]["en"]) as tab_qa:
-            with gr.Row():
-                qa_doc = tr(gr.Textbox(label=TEXTS["document"]["en"], lines=8, max_lines=12), "document")
-                qa_file = tr(gr.File(label=TEXTS["document_file"]["en"], file_types=DOCUMENT_TYPES), "document_file")
-            qa_question = tr(gr.Textbox(label=TEXTS["question"]["en"]), "question")
-            qa_button = tr(gr.Button(TEXTS["ask"]["en"], variant="primary"), "ask", "value")
-            qa_answer = tr(gr.Textbox(label=TEXTS["answer"]["en"]), "answer")
-            qa_evidence = tr(gr.HighlightedText(label=TEXTS["evidence"]["en"], combine_adjacent=True), "evidence")
-            gr.Examples([[None, _example("documents/solar_system.md"), "Which planet has the Great Red Spot?"],
-                         [None, _example("documents/tea_zh.md"), "龙井茶产自哪里？"]],
-                        [qa_doc, qa_file, qa_question])
-            qa_button.click(answer, [qa_doc, qa_file, qa_question, model, quantization, ui_lang],
-                            [qa_answer, qa_evidence], api_name="answer")
-
-        tabs = [(tab_classify, "tab_classify"), (tab_caption, "tab_caption"), (tab_retrieval, "tab_retrieval"),
-                (tab_qa, "tab_qa")]
-
-        def relabel(choice: str):
-            lang = LANGUAGES[choice]
-            updates = [lang]
-            for component, key, prop in labelled:
-                value = TEXTS[key][lang]
-                if component is title:
-                    value = f"# {value}\n{TEXTS['intro'][lang]}"
-                updates.append(gr.update(**{prop: value}))
-            updates += [gr.update(label=TEXTS[key][lang]) for _, key in tabs]
-            return updates
-
-        switch.change(relabel, switch, [ui_lang] + [c for c, _, _ in labelled] + [t for t, _ in tabs],
-                      api_name="language")
+            quantization = tr(gr.Dropdown(QUANTIZATION, value="none", label=TEXTS["quantization"]["en"]),
+                              "quantization")
+        tabs = [(_classify_tab(tr, model, quantization), "tab_classify"),
+                (_caption_tab(tr, model, quantization, ui_lang), "tab_caption"),
+                (_retrieval_tab(tr, model, quantization, ui_lang), "tab_retrieval"),
+                (_qa_tab(tr, model, quantization, ui_lang), "tab_qa")]
+        _language_switch(switch, ui_lang, title, labelled, tabs)
     return demo
 
 

@@ -30,7 +30,7 @@ from pathlib import Path
 import torch
 
 import mmkit
-from mmkit.data_topics import TOPICS, load_topics
+from mmkit.datasets.topics import TOPICS, load_topics
 
 MAX_LENGTH = 512  # mmkit's HF-head path truncates here for this model; the reference is told the same
 

@@ -1,7 +1,7 @@
 """tiny-clip (MiniLM text space) against tiny-clip-e5 (multilingual-e5-small's): text -> image recall@1/5/10 with
 English and Chinese queries, on the same galleries, in one run; and what a text query costs.
 
-Both models are scored by :func:`mmkit.models.train_image_text.evaluate_clip` with the same seeds, so the images
+Both models are scored by :func:`mmkit.training.image_text.evaluate_clip` with the same seeds, so the images
 are the same for both models and both languages: seen glyphs under new augmentations (training strength, full
 strength, clean), every held-out glyph in 3 views, and composites of 2-3 seen glyphs. Queries are the emoji
 package's English and Chinese names ("red apple" / "红苹果", composites "狗脸在红苹果旁边"). tiny-clip was never
@@ -24,7 +24,7 @@ import torch
 
 from mmkit.models.clip import TinyClip
 from mmkit.models.registry import weights_dir
-from mmkit.models.train_image_text import CLIP_ROWS, evaluate_clip
+from mmkit.training.image_text import CLIP_ROWS, evaluate_clip
 
 LANGS = ("en", "zh")
 GOAL_POINTS = 5.0

@@ -34,7 +34,7 @@ def run_variant(variant: str, lr: float, n_train: int, epochs: int, threads: int
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding
 
-    from mmkit.data_topics import TOPICS, load_topics
+    from mmkit.datasets.topics import TOPICS, load_topics
     from mmkit.metrics import accuracy, precision_recall_f1
     from mmkit.training import TrainConfig, apply_lora, train, trainable_parameters
 

@@ -1,6 +1,6 @@
 """Which fusion wins when the label needs both modalities? Unimodal baselines vs five fusions on one dataset.
 
-Data: :class:`mmkit.data.ShapesColorsDataset` (``--task paint`` by default: the image shows a shape, the text asks
+Data: :class:`mmkit.datasets.shapes.ShapesColorsDataset` (``--task paint`` by default: the image shows a shape, the text asks
 for a colour, the label is the shape in that colour, 16 classes; the best an image-only or a text-only model can do
 is 25%). Every model is a :class:`mmkit.fusion.MultimodalClassifier` with freshly initialised small encoders
 (SmallCNNEncoder, TextTransformerEncoder with the MiniLM WordPiece tokenizer) trained from scratch with the same
@@ -20,7 +20,7 @@ import time
 import torch
 from torch import nn
 
-from mmkit.data import ShapesColorsDataset, make_collate
+from mmkit.datasets.shapes import ShapesColorsDataset, make_collate
 from mmkit.encoders import SmallCNNEncoder, TextTransformerEncoder
 from mmkit.fusion import (
     CrossAttentionFusion,

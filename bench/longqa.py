@@ -34,7 +34,7 @@ from pathlib import Path
 
 import torch
 
-from mmkit.longtext.haystack import chinese_filler, english_filler, make_haystack
+from mmkit.datasets.haystack import chinese_filler, english_filler, make_haystack
 from mmkit.longtext.qa import LongTextQA
 from mmkit.longtext.retrieval import IndexCache
 from mmkit.metrics import exact_match, normalize_answer, token_f1

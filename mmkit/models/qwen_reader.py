@@ -7,7 +7,7 @@ before it is joined, and the joined file against its expected size.
 
 The first load joins the pieces into a temporary file inside the cache's build folder, de-quantizes it with
 transformers (150-170 s, ~5.6 GB peak on 2 cores) and caches the result as safetensors with a sha256 manifest
-(:func:`mmkit.models.readers.load_cached_gguf`); the joined GGUF is deleted after conversion. Later loads read the
+(:func:`mmkit.models.gguf_cache.load_cached_gguf`); the joined GGUF is deleted after conversion. Later loads read the
 cache. float32 is the default: on a 2-core CPU it reads a question ~4x faster than bfloat16 (see the card).
 """
 
@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 from mmkit.errors import InputError, MissingDependencyError
-from mmkit.models.readers import _DTYPES, cache_root, load_cached_gguf
+from mmkit.models.gguf_cache import _DTYPES, cache_root, load_cached_gguf
 from mmkit.models.wheels import wheel_file
 
 NAME = "qwen2.5-coder-1.5b-instruct"

@@ -72,7 +72,7 @@ def _load_e5():
 
 def _reader_ready(lang: str) -> Callable[[], bool]:
     def ready() -> bool:
-        from mmkit.models.readers import reader_available
+        from mmkit.models.small_readers import reader_available
 
         return reader_available(lang)
 
@@ -81,7 +81,7 @@ def _reader_ready(lang: str) -> Callable[[], bool]:
 
 def _load_reader(lang: str) -> Callable[[], Any]:
     def loader():
-        from mmkit.models.readers import load_reader
+        from mmkit.models.small_readers import load_reader
 
         return load_reader(lang)
 
@@ -209,7 +209,7 @@ _SPECS = [
         card=weights_dir("topic-classifier") / "README.md",
         loader=_load_topic_classifier,
         ready=_weights_ready("topic-classifier"),
-        install="python -m mmkit.models.train topic-classifier",
+        install="python -m mmkit.training.recipes topic-classifier",
     ),
     ModelSpec(
         name="tiny-clip",
@@ -222,7 +222,7 @@ _SPECS = [
         card=weights_dir("tiny-clip") / "README.md",
         loader=_load_tiny_clip("tiny-clip"),
         ready=_weights_ready("tiny-clip"),
-        install="python -m mmkit.models.train tiny-clip",
+        install="python -m mmkit.training.recipes tiny-clip",
     ),
     ModelSpec(
         name="tiny-clip-e5",
@@ -236,7 +236,7 @@ _SPECS = [
         card=weights_dir("tiny-clip-e5") / "README.md",
         loader=_load_tiny_clip("tiny-clip-e5"),
         ready=_weights_ready("tiny-clip-e5"),
-        install="python -m mmkit.models.train tiny-clip-e5",
+        install="python -m mmkit.training.recipes tiny-clip-e5",
     ),
     ModelSpec(
         name="tiny-captioner",
@@ -249,7 +249,7 @@ _SPECS = [
         card=weights_dir("tiny-captioner") / "README.md",
         loader=_load_tiny_captioner,
         ready=_weights_ready("tiny-captioner"),
-        install="python -m mmkit.models.train tiny-captioner",
+        install="python -m mmkit.training.recipes tiny-captioner",
     ),
     ModelSpec(
         name="efficientnet-lite0-photo",

@@ -156,18 +156,9 @@ def _beam_search(
         )
         rows, toks, new_scores = [], [], []
         for i in range(b):
-            kept = []
-            for rank, (s, beam, tok) in enumerate(zip(top_scores[i], top_beam[i], top_tok[i])):
-                if len(kept) == k:
-                    break
-                if done[i]:
-                    kept.append((0.0, 0, tok))
-                elif eos_token_id is not None and tok == eos_token_id:
-                    if rank < k and s > float("-inf"):
-                        seq = torch.cat([ids[i * k + beam], ids.new_tensor([tok])])
-                        finished[i].append((s / n_gen**length_penalty, seq))
-                else:
-                    kept.append((s, beam, tok))
+            candidates = zip(top_scores[i], top_beam[i], top_tok[i])
+            kept = _keep_beams(candidates, ids[i * k : (i + 1) * k], done[i], finished[i], eos_token_id,
+                               n_gen**length_penalty)
             for s, beam, tok in kept:
                 rows.append(i * k + beam)
                 toks.append(tok)
@@ -184,12 +175,37 @@ def _beam_search(
         if t == max_new_tokens - 1 or all(done):
             break
         logits = _step(step_fn, ids, ids[:, -1:], cache)
+    return _best_hypotheses(finished, done, scores, ids.view(b, k, -1), n_gen**length_penalty, eos_token_id)
 
+
+def _keep_beams(candidates, beams: Tensor, done: bool, finished: list, eos_token_id: int | None, norm: float):
+    """The k continuations one example keeps, as (score, beam, token), from its ranked (score, beam, token)
+    candidates; ``beams`` (K, L) are its current sequences. A candidate ending in EOS among the top k is
+    appended to ``finished`` as (score / norm, sequence (L + 1,)) instead. A done example keeps k
+    placeholders."""
+    k, kept = beams.shape[0], []
+    for rank, (s, beam, tok) in enumerate(candidates):
+        if len(kept) == k:
+            break
+        if done:
+            kept.append((0.0, 0, tok))
+        elif eos_token_id is not None and tok == eos_token_id:
+            if rank < k and s > float("-inf"):
+                finished.append((s / norm, torch.cat([beams[beam], beams.new_tensor([tok])])))
+        else:
+            kept.append((s, beam, tok))
+    return kept
+
+
+def _best_hypotheses(finished: list, done: list[bool], scores: Tensor, beams: Tensor, norm: float,
+                     eos_token_id: int | None) -> Tensor:
+    """The best sequence of each example, from its finished hypotheses and, unless it is done, its running
+    beams (scores (B, K), beams (B, K, L), ``norm`` the length normaliser); padded with EOS (or 0).
+    -> (B, L')."""
     best = []
-    for i in range(b):
-        hyps = finished[i]
+    for i, hyps in enumerate(finished):
         if not done[i]:
-            hyps = hyps + [(float(scores[i, j]) / n_gen**length_penalty, ids[i * k + j]) for j in range(k)]
+            hyps = hyps + [(float(scores[i, j]) / norm, beams[i, j]) for j in range(beams.shape[1])]
         best.append(max(hyps, key=lambda h: h[0])[1])
     pad = eos_token_id if eos_token_id is not None else 0
     width = max(len(seq) for seq in best)

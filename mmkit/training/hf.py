@@ -52,6 +52,54 @@ def _history(log_history: list[dict], epoch_times: list[float]) -> list[dict]:
     return [epochs[k] for k in sorted(epochs)]
 
 
+def _training_arguments(config: TrainConfig, evaluate: bool):
+    """``config`` as ``transformers.TrainingArguments``; ``evaluate``: evaluate after every epoch."""
+    from transformers import TrainingArguments
+
+    return TrainingArguments(
+        output_dir=config.output_dir or tempfile.mkdtemp(prefix="mmkit-hf-"),
+        num_train_epochs=config.epochs,
+        learning_rate=config.lr,
+        weight_decay=config.weight_decay,
+        per_device_train_batch_size=config.batch_size,
+        per_device_eval_batch_size=config.batch_size,
+        gradient_accumulation_steps=config.grad_accum_steps,
+        max_grad_norm=config.max_grad_norm or 0.0,
+        warmup_steps=config.warmup_ratio,  # transformers 5: a value below 1 is a fraction of the steps
+        lr_scheduler_type="cosine",
+        optim="sgd" if config.optimizer == "sgd" else "adamw_torch",
+        bf16=config.mixed_precision == "bf16",
+        fp16=config.mixed_precision == "fp16",
+        seed=config.seed,
+        data_seed=config.seed,
+        eval_strategy="epoch" if evaluate else "no",
+        save_strategy="epoch" if config.output_dir else "no",
+        logging_strategy="epoch",
+        report_to="none",
+    )
+
+
+def _epoch_timer(epoch_times: list[float]):
+    """A ``TrainerCallback`` that appends each epoch's wall time (s) to ``epoch_times``."""
+    from transformers import TrainerCallback
+
+    class EpochTimer(TrainerCallback):
+        def on_epoch_begin(self, args, state, control, **kwargs):
+            self.started = time.perf_counter()
+
+        def on_epoch_end(self, args, state, control, **kwargs):
+            epoch_times.append(time.perf_counter() - self.started)
+
+    return EpochTimer()
+
+
+def _default_metrics(prediction) -> dict:
+    """Accuracy and macro P/R/F1 from the argmax of the logits of an ``EvalPrediction``."""
+    logits = prediction.predictions
+    logits = logits[0] if isinstance(logits, tuple) else logits  # some heads also return hidden states
+    return classification_eval(logits, prediction.label_ids)
+
+
 def train_hf(
     model,
     tokenizer,
@@ -74,57 +122,22 @@ def train_hf(
     Returns:
         history, one dict per epoch: ``epoch``, ``train_loss``, ``lr``, ``eval_*``, ``time_s`` (training only).
     """
-    from transformers import DataCollatorWithPadding, Trainer, TrainerCallback, TrainingArguments
+    from transformers import DataCollatorWithPadding, Trainer
 
     config = config or TrainConfig()
     train_dataset = _as_tokenized(train_dataset, tokenizer, text_column, max_length)
     eval_dataset = _as_tokenized(eval_dataset, tokenizer, text_column, max_length)
     evaluate = eval_dataset is not None and config.eval_every_epoch
-    args = TrainingArguments(
-        output_dir=config.output_dir or tempfile.mkdtemp(prefix="mmkit-hf-"),
-        num_train_epochs=config.epochs,
-        learning_rate=config.lr,
-        weight_decay=config.weight_decay,
-        per_device_train_batch_size=config.batch_size,
-        per_device_eval_batch_size=config.batch_size,
-        gradient_accumulation_steps=config.grad_accum_steps,
-        max_grad_norm=config.max_grad_norm or 0.0,
-        warmup_steps=config.warmup_ratio,  # transformers 5: a value below 1 is a fraction of the steps
-        lr_scheduler_type="cosine",
-        optim="sgd" if config.optimizer == "sgd" else "adamw_torch",
-        bf16=config.mixed_precision == "bf16",
-        fp16=config.mixed_precision == "fp16",
-        seed=config.seed,
-        data_seed=config.seed,
-        eval_strategy="epoch" if evaluate else "no",
-        save_strategy="epoch" if config.output_dir else "no",
-        logging_strategy="epoch",
-        report_to="none",
-    )
-
     epoch_times: list[float] = []
-
-    class EpochTimer(TrainerCallback):
-        def on_epoch_begin(self, args, state, control, **kwargs):
-            self.started = time.perf_counter()
-
-        def on_epoch_end(self, args, state, control, **kwargs):
-            epoch_times.append(time.perf_counter() - self.started)
-
-    def default_metrics(prediction) -> dict:
-        logits = prediction.predictions
-        logits = logits[0] if isinstance(logits, tuple) else logits  # some heads also return hidden states
-        return classification_eval(logits, prediction.label_ids)
-
     trainer = Trainer(
         model=model,
-        args=args,
+        args=_training_arguments(config, evaluate),
         train_dataset=train_dataset,
         eval_dataset=eval_dataset,
         processing_class=tokenizer,
         data_collator=data_collator or DataCollatorWithPadding(tokenizer),
-        compute_metrics=compute_metrics or default_metrics,
-        callbacks=[EpochTimer()],
+        compute_metrics=compute_metrics or _default_metrics,
+        callbacks=[_epoch_timer(epoch_times)],
     )
     trainer.train()
     if eval_dataset is not None and not evaluate:

@@ -210,6 +210,51 @@ def _save_model(accelerator, model, path: Path, safe: bool) -> None:
     accelerator.wait_for_everyone()
 
 
+def _schedule_steps(config: TrainConfig, batches: int, processes: int) -> tuple[int, int]:
+    """(warmup, total) steps of the learning-rate schedule: ``batches`` per epoch shared by ``processes``.
+
+    Each process sees 1/N of the batches. accelerate steps a prepared scheduler N times per optimizer step, so
+    the schedule (warmup included) is laid out in units of N steps: the learning rate then follows the same
+    curve whatever N is.
+    """
+    per_process = math.ceil(math.ceil(batches / processes) / config.grad_accum_steps) * config.epochs
+    return math.ceil(config.warmup_ratio * per_process) * processes, per_process * processes
+
+
+def _resume(accelerator, checkpoint: str | Path) -> tuple[int, list[dict]]:
+    """Restore model, optimizer, scheduler and RNG states from ``checkpoint``; -> (epochs done, history)."""
+    accelerator.load_state(str(checkpoint))
+    state = json.loads((Path(checkpoint) / STATE_FILE).read_text())
+    return state["epoch"], state["history"]
+
+
+def _train_epoch(
+    model, loader, optimizer, scheduler, accelerator, loss_of, config: TrainConfig, epoch: int
+) -> float:
+    """One pass over ``loader`` (accumulation, clipping, one scheduler step per batch); returns the mean
+    training loss over every process's batches."""
+    loader.set_epoch(epoch)
+    loss_sum = torch.zeros((), device=accelerator.device)
+    batches = 0
+    bar = tqdm(loader, desc=f"epoch {epoch + 1}/{config.epochs}", leave=False,
+               disable=not (config.progress and accelerator.is_local_main_process))
+    for batch in bar:
+        with accelerator.accumulate(model):
+            loss = loss_of(model, batch)
+            accelerator.backward(loss)
+            if accelerator.sync_gradients and config.max_grad_norm:
+                accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad()
+        loss_sum += loss.detach().float()
+        batches += 1
+        if not bar.disable:  # .item() waits for the device; only the process that shows the bar pays
+            bar.set_postfix(loss=f"{loss.item():.4f}")
+    totals = accelerator.reduce(torch.stack([loss_sum, loss_sum.new_tensor(batches)]), reduction="sum")
+    return (totals[0] / totals[1]).item()
+
+
 def train(
     model: nn.Module,
     train_data,
@@ -242,51 +287,21 @@ def train(
     train_loader = _loader(train_data, config, config.shuffle, collate_fn)
     eval_loader = _loader(eval_data, config, False, collate_fn) if eval_data is not None else None
 
-    # Each process sees 1/N of the batches. accelerate steps a prepared scheduler N times per optimizer step, so
-    # the schedule (warmup included) is laid out in units of N steps: the learning rate then follows the same
-    # curve whatever N is.
-    processes = accelerator.num_processes
-    per_process = math.ceil(math.ceil(len(train_loader) / processes) / config.grad_accum_steps) * config.epochs
-    warmup, steps = math.ceil(config.warmup_ratio * per_process) * processes, per_process * processes
+    warmup, steps = _schedule_steps(config, len(train_loader), accelerator.num_processes)
     optimizer = _optimizer(model, config)
     scheduler = get_cosine_schedule_with_warmup(optimizer, warmup, steps)
     model, optimizer, train_loader, scheduler = accelerator.prepare(model, optimizer, train_loader, scheduler)
     if eval_loader is not None:
         eval_loader = accelerator.prepare(eval_loader)
 
-    history: list[dict] = []
-    start_epoch = 0
-    if resume_from is not None:
-        accelerator.load_state(str(resume_from))
-        state = json.loads((Path(resume_from) / STATE_FILE).read_text())
-        start_epoch, history = state["epoch"], state["history"]
-
+    start_epoch, history = _resume(accelerator, resume_from) if resume_from is not None else (0, [])
     output_dir = Path(config.output_dir) if config.output_dir else None
     loss_of = loss_fn or default_loss
     model.train()
     for epoch in range(start_epoch, config.epochs):
         started = time.perf_counter()
-        train_loader.set_epoch(epoch)
-        loss_sum = torch.zeros((), device=accelerator.device)
-        batches = 0
-        bar = tqdm(train_loader, desc=f"epoch {epoch + 1}/{config.epochs}", leave=False,
-                   disable=not (config.progress and accelerator.is_local_main_process))
-        for batch in bar:
-            with accelerator.accumulate(model):
-                loss = loss_of(model, batch)
-                accelerator.backward(loss)
-                if accelerator.sync_gradients and config.max_grad_norm:
-                    accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm)
-                optimizer.step()
-                scheduler.step()
-                optimizer.zero_grad()
-            loss_sum += loss.detach().float()
-            batches += 1
-            if not bar.disable:  # .item() waits for the device; only the process that shows the bar pays
-                bar.set_postfix(loss=f"{loss.item():.4f}")
-
-        totals = accelerator.reduce(torch.stack([loss_sum, loss_sum.new_tensor(batches)]), reduction="sum")
-        record = {"epoch": epoch + 1, "train_loss": (totals[0] / totals[1]).item(), "lr": scheduler.get_last_lr()[0]}
+        loss = _train_epoch(model, train_loader, optimizer, scheduler, accelerator, loss_of, config, epoch)
+        record = {"epoch": epoch + 1, "train_loss": loss, "lr": scheduler.get_last_lr()[0]}
         if eval_loader is not None and (config.eval_every_epoch or epoch == config.epochs - 1):
             record.update(_evaluate(model, eval_loader, accelerator, loss_fn, eval_fn))
         record["time_s"] = time.perf_counter() - started

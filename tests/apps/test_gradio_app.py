@@ -11,7 +11,8 @@ from mmkit.models import is_ready  # noqa: E402
 
 needs_image_models = pytest.mark.skipif(
     not (is_ready("tiny-clip") and is_ready("tiny-captioner")),
-    reason="the embedded image models are not trained: python -m mmkit.models.train tiny-clip (then tiny-captioner)",
+    reason="the embedded image models are not trained: "
+    "python -m mmkit.training.recipes tiny-clip (then tiny-captioner)",
 )
 
 ROOT = Path(__file__).resolve().parents[2]

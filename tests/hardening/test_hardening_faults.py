@@ -2,7 +2,7 @@
 
 Already covered elsewhere (and not repeated here): interrupted index saves, SIGKILL mid-save and checksums of
 ``VectorIndex`` (tests/test_index.py), a flipped byte in a retrieval index (tests/pipelines/test_retrieval.py), and
-``ensure_cached`` rebuilding a damaged folder (tests/models/test_readers.py). Added here: the retrieval pipeline's
+``ensure_cached`` rebuilding a damaged folder (tests/models/test_gguf_cache.py). Added here: the retrieval pipeline's
 ``load()`` on half-written, truncated, mismatched and partly corrupt saves, and the reader cache damaged after a
 real GGUF conversion, detected and rebuilt on the way to ``from_pretrained``.
 """
@@ -17,7 +17,7 @@ import torch
 import mmkit
 from mmkit.errors import InputError
 from mmkit.index import VectorIndex
-from mmkit.models.readers import MANIFEST, load_cached_gguf, verify_cache
+from mmkit.models.gguf_cache import MANIFEST, load_cached_gguf, verify_cache
 
 ROOT = Path(__file__).resolve().parents[2]
 IMAGES = ROOT / "data" / "examples" / "images"
@@ -105,8 +105,8 @@ def test_a_good_save_still_loads_and_answers(retriever, saved):
 
 
 def _write_tiny_gguf():
-    """write_tiny_gguf from tests/models/test_readers.py (loaded by path: test folders are not packages)."""
-    spec = importlib.util.spec_from_file_location("_mmkit_test_readers", ROOT / "tests" / "models" / "test_readers.py")
+    """write_tiny_gguf from tests/models/test_gguf_cache.py (loaded by path: test folders are not packages)."""
+    spec = importlib.util.spec_from_file_location("_mmkit_test_gguf_cache", ROOT / "tests" / "models" / "test_gguf_cache.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.write_tiny_gguf

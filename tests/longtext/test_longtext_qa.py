@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from answer_key_reader import AnswerKeyReader, save_tiny_causal_lm
 
+from mmkit.datasets.haystack import make_haystack
 from mmkit.errors import InputError
-from mmkit.longtext.haystack import make_haystack
 from mmkit.longtext.qa import LongTextQA
 
 

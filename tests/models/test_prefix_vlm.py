@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from mmkit import emoji_data
+from mmkit.datasets import emoji
 from mmkit.encoders import PatchEncoder
 from mmkit.errors import InputError
 from mmkit.models.captioner import CaptionTokenizer
@@ -129,9 +129,9 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-@pytest.mark.skipif(emoji_data.font_path() is None, reason="Noto Color Emoji is not installed")
+@pytest.mark.skipif(emoji.font_path() is None, reason="Noto Color Emoji is not installed")
 def test_learns_to_name_eight_glyphs(one_thread):
-    data = emoji_data.EmojiImageText(split="all", size=16, clean=True)
+    data = emoji.EmojiImageText(split="all", size=16, clean=True)
     images = [data.clean_image(data.index_of(name)) for name in NAMES]
     model = _model("projector+lm", freeze_encoder=False)
     pixels = model.preprocess(images)

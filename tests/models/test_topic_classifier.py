@@ -5,19 +5,13 @@ import json
 import pytest
 import torch
 
-from mmkit.data_topics import TOPICS, load_topics
+from mmkit.datasets.topics import TOPICS, load_topics
 from mmkit.errors import InputError
 from mmkit.models import is_ready, load
 from mmkit.models.registry import weights_dir
-from mmkit.models.text_classifier import (
-    LAYOUTS,
-    CharNgramClassifier,
-    TopicClassifier,
-    TopicClassifierConfig,
-    _part,
-    measure_saved,
-)
-from mmkit.models.train import run
+from mmkit.models.text_classifier import CharNgramClassifier, TopicClassifier, TopicClassifierConfig
+from mmkit.training.recipes import run
+from mmkit.training.topic_classifier import LAYOUTS, _part, measure_saved
 
 
 class RecordingEncoder:
@@ -98,7 +92,7 @@ def test_folders_saved_before_the_encoder_field_read_as_minilm_and_ngrams(tmp_pa
 
 
 def test_missing_weights_name_the_training_command(tmp_path):
-    with pytest.raises(InputError, match="python -m mmkit.models.train topic-classifier"):
+    with pytest.raises(InputError, match="python -m mmkit.training.recipes topic-classifier"):
         TopicClassifier.from_pretrained(tmp_path)
     with pytest.raises(InputError, match="topic-classifier"):
         run("no-such-model")

@@ -7,8 +7,10 @@ from mmkit.errors import InputError
 from mmkit.models import is_ready
 
 IMAGES = Path(__file__).resolve().parents[2] / "data" / "examples" / "images"
-needs_model = pytest.mark.skipif(not is_ready("tiny-captioner"),
-                                 reason="tiny-captioner is not trained: python -m mmkit.models.train tiny-captioner")
+needs_model = pytest.mark.skipif(
+    not is_ready("tiny-captioner"),
+    reason="tiny-captioner is not trained: python -m mmkit.training.recipes tiny-captioner",
+)
 
 
 def test_unknown_hub_id_names_the_embedded_alternative(monkeypatch):

@@ -113,7 +113,7 @@ def test_an_image_the_captioner_refuses_is_skipped(document):
     assert result["answer"] == "1868"
 
 
-@pytest.mark.skipif(not is_ready("tiny-captioner"), reason="run `python -m mmkit.models.train tiny-captioner`")
+@pytest.mark.skipif(not is_ready("tiny-captioner"), reason="python -m mmkit.training.recipes tiny-captioner")
 def test_the_bundled_field_trip_notes_with_the_embedded_captioner(tmp_path):
     qa = mmkit.pipeline("long-text-qa", model=answer_key())
     assert qa(question="What was Leo's toy?", document=EXAMPLE)["answer"] == "rocket"

@@ -70,7 +70,7 @@ def test_photo_captioner_refuses_what_it_cannot_do(cap, tmp_path):
         mmkit.pipeline("image-captioning", quantization="8bit")
 
 
-@pytest.mark.skipif(not is_ready("tiny-captioner"), reason="python -m mmkit.models.train tiny-captioner")
+@pytest.mark.skipif(not is_ready("tiny-captioner"), reason="python -m mmkit.training.recipes tiny-captioner")
 def test_the_emoji_captioner_stays_available_by_name():
     emoji = mmkit.pipeline("image-captioning", model="tiny-captioner", device="cpu")
     assert emoji.supports_attention
@@ -105,7 +105,7 @@ def test_text_encoder_is_one_argument_and_only_for_the_photo_model(gallery):
         mmkit.pipeline("cross-modal-retrieval", model="tiny-clip", text_encoder=gallery.model.text_encoder)
 
 
-@pytest.mark.skipif(not is_ready("tiny-clip"), reason="python -m mmkit.models.train tiny-clip")
+@pytest.mark.skipif(not is_ready("tiny-clip"), reason="python -m mmkit.training.recipes tiny-clip")
 def test_the_emoji_model_stays_available_by_name():
     retriever = mmkit.pipeline("cross-modal-retrieval", model="tiny-clip", device="cpu")
     retriever.add(IMAGES)

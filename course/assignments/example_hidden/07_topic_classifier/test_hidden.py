@@ -6,7 +6,7 @@ import pytest
 import torch
 from submission import predict, train_classifier
 
-from mmkit.data_topics import DATA_DIR, TOPICS
+from mmkit.datasets.topics import DATA_DIR, TOPICS
 
 
 def load(split):

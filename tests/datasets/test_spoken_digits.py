@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
+from mmkit.datasets.spoken_digits import DIGITS, SAMPLE_RATE, espeak_path, spoken_digits, synthesize
 from mmkit.errors import InputError
-from mmkit.speech_digits import DIGITS, SAMPLE_RATE, espeak_path, spoken_digits, synthesize
 
 pytestmark = pytest.mark.skipif(espeak_path() is None, reason="espeak-ng is not installed: apt-get install espeak-ng")
 

@@ -1,4 +1,4 @@
-"""``python -m mmkit.models.train NAME``: train an embedded model and write it under ``mmkit/weights/NAME/``.
+"""``python -m mmkit.training.recipes NAME``: train an embedded model into ``mmkit/weights/NAME/``.
 
 Each trainable model is one line in ``TRAINERS``: its name and ``"module:function"``, a function that takes the
 output folder, saves weights, config and card there, and returns its metrics (a dict).
@@ -15,10 +15,10 @@ from mmkit.errors import InputError
 from mmkit.models.registry import weights_dir
 
 TRAINERS = {
-    "topic-classifier": "mmkit.models.text_classifier:train_topic_classifier",
-    "tiny-clip": "mmkit.models.train_image_text:train_tiny_clip",
-    "tiny-clip-e5": "mmkit.models.train_image_text:train_tiny_clip_e5",
-    "tiny-captioner": "mmkit.models.train_image_text:train_tiny_captioner",
+    "topic-classifier": "mmkit.training.topic_classifier:train_topic_classifier",
+    "tiny-clip": "mmkit.training.image_text:train_tiny_clip",
+    "tiny-clip-e5": "mmkit.training.image_text:train_tiny_clip_e5",
+    "tiny-captioner": "mmkit.training.image_text:train_tiny_captioner",
 }
 
 

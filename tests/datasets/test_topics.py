@@ -5,7 +5,7 @@ from collections import Counter
 
 import pytest
 
-from mmkit.data_topics import DATA_DIR, HELD_OUT_EVERY, LANGS, TOPIC_LABELS, TOPICS, build, load_topics
+from mmkit.datasets.topics import DATA_DIR, HELD_OUT_EVERY, LANGS, TOPIC_LABELS, TOPICS, build, load_topics
 from mmkit.errors import InputError
 
 

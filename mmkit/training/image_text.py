@@ -1,8 +1,9 @@
 """Recipes that reproduce the shipped TinyClips and TinyCaptioner from scratch on rendered emoji, then score them.
 
-``python -m mmkit.models.train tiny-clip`` (then ``tiny-captioner``) calls :func:`train_tiny_clip` and
+``python -m mmkit.training.recipes tiny-clip`` (then ``tiny-captioner``) calls :func:`train_tiny_clip` and
 :func:`train_tiny_captioner`; ``tiny-clip-e5`` calls :func:`train_tiny_clip_e5` (the same recipe, aligned to
-multilingual-e5-small with English and Chinese captions). Both train with :func:`mmkit.training.train` for a fixed number of steps (a step
+multilingual-e5-small with English and Chinese captions). Both train with :func:`mmkit.training.train` for a fixed
+number of steps (a step
 budget, unlike a time budget, gives the same weights on a fast or a slow machine), evaluate on glyphs the model saw
 under new augmentations and on glyphs it never saw, and write the weights, ``metrics.json`` and the metrics table
 of the model card (between ``<!-- metrics -->`` markers in ``README.md``) into ``out_dir``.
@@ -21,13 +22,13 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from mmkit.emoji_data import EmojiImageText, composite_caption, load_glyphs
+from mmkit.datasets.emoji import EmojiImageText, composite_caption, load_glyphs
 from mmkit.metrics import exact_match, recall_at_k, token_f1
 from mmkit.models.captioner import CaptionTokenizer, TinyCaptioner, TinyCaptionerConfig
 from mmkit.models.clip import TinyClip, TinyClipConfig
-from mmkit.models.readers import cache_root
+from mmkit.models.gguf_cache import cache_root
 from mmkit.models.registry import weights_dir
-from mmkit.training import TrainConfig, train
+from mmkit.training.loop import TrainConfig, train
 
 CLIP_DIR, CAPTIONER_DIR = weights_dir("tiny-clip"), weights_dir("tiny-captioner")
 CLIP_E5_DIR = weights_dir("tiny-clip-e5")
