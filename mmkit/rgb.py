@@ -1,5 +1,5 @@
-"""The one conversion to RGB that every image goes through: a PIL image of any mode, or a numpy array, in; an RGB
-PIL image out (``load_image``, the image encoders and the photo model all call :func:`to_rgb`)."""
+"""The one conversion to RGB that every image goes through: a PIL image of any mode, or a numpy array, in; an
+RGB PIL image out (``load_image``, the image encoders and the photo model all call :func:`to_rgb`)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ from mmkit.errors import InputError
 
 
 def to_rgb(image, background: tuple[int, int, int] = (255, 255, 255)) -> Image.Image:
-    """A PIL image of any mode, or a numpy array, as an RGB PIL image: the one conversion every image goes through.
+    """A PIL image of any mode, or a numpy array, as an RGB PIL image: the one conversion every image goes
+    through.
 
-    - Arrays are (H, W) or (H, W, C) with C in {1, 3, 4}: uint8, bool (True is white), uint16 (scaled by 1/257),
-      other integers in [0, 255], or float in [0, 1] (scaled by 255) or in [0, 255].
+    - Arrays are (H, W) or (H, W, C) with C in {1, 3, 4}: uint8, bool (True is white), uint16 (scaled by
+      1/257), other integers in [0, 255], or float in [0, 1] (scaled by 255) or in [0, 255].
     - 16-bit and 32-bit integer images (modes "I;16", "I") are scaled from 0..65535, not clipped at 255.
     - Float images (mode "F") follow the arrays' rule: [0, 1] is scaled by 255, [0, 255] is kept.
     - Transparency (RGBA, LA, PA, a palette or RGB image with a transparent colour) is composited onto

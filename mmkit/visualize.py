@@ -24,13 +24,16 @@ def attention_overlay(image: Image.Image, attention, alpha: float = 0.55, size: 
     return Image.fromarray((base * (1 - mix) + red * mix).clip(0, 255).astype(np.uint8))
 
 
-def highlight_segments(document: str, start: int | None, end: int | None, context: int = 1500,
-                       label: str = "evidence"):
+def highlight_segments(
+    document: str, start: int | None, end: int | None, context: int = 1500, label: str = "evidence"
+):
     """Segments for a highlighted-text view: [(text, None), (evidence, label), (text, None)]. Pass another
-    ``label`` when the span is not evidence for an answer (the closest sentence to a question left unanswered).
+    ``label`` when the span is not evidence for an answer (the closest sentence to a question left
+    unanswered).
 
-    Only ``context`` characters either side of the evidence are kept (with "…" marks), so a book-length document
-    does not travel to the browser whole. With no evidence, the beginning of the document is shown plain.
+    Only ``context`` characters either side of the evidence are kept (with "…" marks), so a book-length
+    document does not travel to the browser whole. With no evidence, the beginning of the document is shown
+    plain.
     """
     if start is None or end is None or not 0 <= start < end <= len(document):
         head = document[: 2 * context]

@@ -3,13 +3,13 @@
 No photo-caption data exist offline, so mmkit's image-text models learn from the glyphs of Noto Color Emoji
 (Debian ``fonts-noto-color-emoji``, SIL Open Font License 1.1), drawn with Pillow and named by the ``emoji``
 package in English and Chinese. Each glyph is rendered once at the font's only bitmap size (109), shrunk to a
-small RGBA tile and cached as an ``.npz`` under ``$MMKIT_CACHE`` (default ``~/.cache/mmkit``); samples are then
-composed from the tiles with random scale, shift, rotation, background colour, texture and noise, and sometimes
-two or three glyphs side by side ("a dog face next to a red apple" / "狗脸在红苹果旁边").
+small RGBA tile and cached as an ``.npz`` under ``$MMKIT_CACHE`` (default ``~/.cache/mmkit``); samples are
+then composed from the tiles with random scale, shift, rotation, background colour, texture and noise, and
+sometimes two or three glyphs side by side ("a dog face next to a red apple" / "狗脸在红苹果旁边").
 
 Everything is deterministic: the glyph list, the seen / held-out split (by a hash of the glyph's name with its
-skin tones removed, so every skin-tone variant of a held-out glyph is held out too) and sample ``i`` of a data set
-built with a given seed.
+skin tones removed, so every skin-tone variant of a held-out glyph is held out too) and sample ``i`` of a data
+set built with a given seed.
 """
 
 from __future__ import annotations
@@ -37,7 +37,9 @@ HELD_OUT_PERCENT = 10
 SKIN_TONES = {chr(c) for c in range(0x1F3FB, 0x1F400)}
 _TONE_WORDS = re.compile(r" ?(light|medium-light|medium|medium-dark|dark) skin tone")
 # Names the docs, apps and tests use as examples of glyphs a model has seen: never held out.
-ALWAYS_SEEN = frozenset({"red apple", "dog face", "cat face", "grinning face", "pizza", "birthday cake", "rocket"})
+ALWAYS_SEEN = frozenset(
+    {"red apple", "dog face", "cat face", "grinning face", "pizza", "birthday cake", "rocket"}
+)
 
 
 @dataclass(frozen=True)
@@ -226,9 +228,12 @@ def _background(rng: np.random.Generator, size: int) -> Image.Image:
     return Image.fromarray(texture.clip(0, 255).astype(np.uint8))
 
 
-def _place(canvas: Image.Image, tile: Image.Image, box: tuple[float, float, float, float], rng, strength: float):
-    """Draw ``tile`` inside box (x0, y0, x1, y1): centred at 92% of the box when ``strength`` is 0, with random
-    scale (70-100%), rotation (+-15 degrees) and shift when it is 1, and in between for values in between."""
+def _place(
+    canvas: Image.Image, tile: Image.Image, box: tuple[float, float, float, float], rng, strength: float
+):
+    """Draw ``tile`` inside box (x0, y0, x1, y1): centred at 92% of the box when ``strength`` is 0, with
+    random scale (70-100%), rotation (+-15 degrees) and shift when it is 1, and in between for values in
+    between."""
     x0, y0, x1, y1 = box
     room = min(x1 - x0, y1 - y0)
     u_side, u_angle, u_x, u_y = rng.random(4) if rng is not None else (0.5, 0.5, 0.5, 0.5)
@@ -252,12 +257,13 @@ class EmojiImageText:
                     partners when it is a composite), so ``length = k * n_glyphs`` shows each glyph k times.
     composite_prob: chance that a sample draws 2 or 3 glyphs side by side with a composite caption.
     composites:     if given, composite samples pick one of this many fixed glyph combinations (drawn from
-                    ``seed``), so a long data set has few distinct captions to embed; None draws a new one each time.
+                    ``seed``), so a long data set has few distinct captions to embed; None draws a new one
+                    each time.
     clean:          white background, centred, no rotation or noise (the view the tests and the cards name).
     seed:           choose a new seed for a new set of augmentations of the same glyphs.
-    strength:       how far augmentations go, from 0 (every sample clean) to 1 (the full ranges: scale 70-100%,
-                    rotation +-15 degrees, any shift that keeps the glyph in view, 75% coloured or textured
-                    backgrounds, blur on 20% and pixel noise on 50% of images).
+    strength:       how far augmentations go, from 0 (every sample clean) to 1 (the full ranges: scale
+                    70-100%, rotation +-15 degrees, any shift that keeps the glyph in view, 75% coloured or
+                    textured backgrounds, blur on 20% and pixel noise on 50% of images).
     """
 
     def __init__(
@@ -316,10 +322,14 @@ class EmojiImageText:
         out = []
         for index in range(self.length):
             chosen = self._choose(index)[1]
-            out.append(names[chosen[0]] if len(chosen) == 1 else composite_caption([names[c] for c in chosen], lang))
+            out.append(
+                names[chosen[0]] if len(chosen) == 1 else composite_caption([names[c] for c in chosen], lang)
+            )
         return out
 
-    def render(self, glyph_ids: list[int], rng: np.random.Generator | None = None, strength: float | None = None):
+    def render(
+        self, glyph_ids: list[int], rng: np.random.Generator | None = None, strength: float | None = None
+    ):
         """Draw the given glyphs left to right -> EmojiSample; ``rng=None`` gives the clean view."""
         strength = 0.0 if rng is None else (self.strength if strength is None else strength)
         size = self.size

@@ -1,9 +1,10 @@
 """Needle-in-a-haystack documents: invented facts planted at chosen depths in real prose found on disk.
 
-The filler is text nobody wrote for this test: Python's own reference documentation (``pydoc_data.topics``, shipped
-with every CPython), the docstrings of standard-library modules, and for Chinese the Chinese Vim tutor and man pages
-that Debian ships. Facts are invented (names, codes, places that occur in no filler), each with a question, a short
-gold answer and questions about facts that were *not* planted, whose right answer is "not in the document".
+The filler is text nobody wrote for this test: Python's own reference documentation (``pydoc_data.topics``,
+shipped with every CPython), the docstrings of standard-library modules, and for Chinese the Chinese Vim tutor
+and man pages that Debian ships. Facts are invented (names, codes, places that occur in no filler), each with
+a question, a short gold answer and questions about facts that were *not* planted, whose right answer is "not
+in the document".
 """
 
 import ast
@@ -16,24 +17,74 @@ from pathlib import Path
 
 # Each template: (fact sentence, question, gold answer); {slots} are filled from the pools below.
 EN_TEMPLATES = [
-    ("The access code for the {place} storage room is {code}.", "What is the access code for the {place} storage room?", "{code}"),
-    ("The lighthouse on {island} Island was built by {person} in {year}.", "Who built the lighthouse on {island} Island?", "{person}"),
+    (
+        "The access code for the {place} storage room is {code}.",
+        "What is the access code for the {place} storage room?",
+        "{code}",
+    ),
+    (
+        "The lighthouse on {island} Island was built by {person} in {year}.",
+        "Who built the lighthouse on {island} Island?",
+        "{person}",
+    ),
     ("Captain {person} named her ship the {ship}.", "What did Captain {person} name her ship?", "{ship}"),
-    ("The {festival} festival in {town} is held every {month}.", "In which month is the {festival} festival in {town} held?", "{month}"),
-    ("The recommended dose of {drug} for adults is {dose} milligrams.", "What is the recommended dose of {drug} for adults?", "{dose} milligrams"),
-    ("The {project} service reads its cache location from the environment variable {envvar}.", "Which environment variable does the {project} service read its cache location from?", "{envvar}"),
-    ("The {city} office of Harlow Freight is managed by {person}.", "Who manages the {city} office of Harlow Freight?", "{person}"),
-    ("The red panda at the {town} zoo is called {pet}.", "What is the red panda at the {town} zoo called?", "{pet}"),
-    ("The footbridge over the {river} River is {length} metres long.", "How long is the footbridge over the {river} River?", "{length} metres"),
+    (
+        "The {festival} festival in {town} is held every {month}.",
+        "In which month is the {festival} festival in {town} held?",
+        "{month}",
+    ),
+    (
+        "The recommended dose of {drug} for adults is {dose} milligrams.",
+        "What is the recommended dose of {drug} for adults?",
+        "{dose} milligrams",
+    ),
+    (
+        "The {project} service reads its cache location from the environment variable {envvar}.",
+        "Which environment variable does the {project} service read its cache location from?",
+        "{envvar}",
+    ),
+    (
+        "The {city} office of Harlow Freight is managed by {person}.",
+        "Who manages the {city} office of Harlow Freight?",
+        "{person}",
+    ),
+    (
+        "The red panda at the {town} zoo is called {pet}.",
+        "What is the red panda at the {town} zoo called?",
+        "{pet}",
+    ),
+    (
+        "The footbridge over the {river} River is {length} metres long.",
+        "How long is the footbridge over the {river} River?",
+        "{length} metres",
+    ),
     ("The treaty of {town} was signed on {date}.", "When was the treaty of {town} signed?", "{date}"),
-    ("The secret ingredient in {person}'s pumpkin soup is {ingredient}.", "What is the secret ingredient in {person}'s pumpkin soup?", "{ingredient}"),
-    ("The {project} dashboard listens on port {port}.", "Which port does the {project} dashboard listen on?", "{port}"),
+    (
+        "The secret ingredient in {person}'s pumpkin soup is {ingredient}.",
+        "What is the secret ingredient in {person}'s pumpkin soup?",
+        "{ingredient}",
+    ),
+    (
+        "The {project} dashboard listens on port {port}.",
+        "Which port does the {project} dashboard listen on?",
+        "{port}",
+    ),
 ]
 EN_POOLS = {
     "place": ["Ashgrove", "Pellmore", "Quenby", "Tarrow", "Wexcombe", "Birchal"],
     "island": ["Marrow", "Keddle", "Orrin", "Sallow", "Trebby", "Wyke"],
-    "person": ["Elsa Brandt", "Tomas Okafor", "Mirela Vance", "Jonah Pettigrew", "Ines Calloway", "Rupert Haddow",
-               "Yuki Tanabe", "Lena Marchetti", "Oskar Lindqvist", "Priya Raman"],
+    "person": [
+        "Elsa Brandt",
+        "Tomas Okafor",
+        "Mirela Vance",
+        "Jonah Pettigrew",
+        "Ines Calloway",
+        "Rupert Haddow",
+        "Yuki Tanabe",
+        "Lena Marchetti",
+        "Oskar Lindqvist",
+        "Priya Raman",
+    ],
     "ship": ["Silver Heron", "Morning Lark", "Blue Marten", "Quiet Comet", "Amber Gannet"],
     "festival": ["Lantern", "Turnip", "Kite", "Cider", "Willow"],
     "town": ["Dunmere", "Halvick", "Corrabay", "Fennick", "Ostrowe", "Brackley"],
@@ -102,9 +153,14 @@ class Haystack:
 def _fill(template: tuple[str, str, str], pools: dict, rng: random.Random) -> tuple[str, str, str]:
     fact, question, answer = template
     values = {name: rng.choice(pool) for name, pool in pools.items()}
-    values.update(code=str(rng.randint(1000, 9999)), year=str(rng.randint(1820, 1960)), dose=str(rng.choice(range(50, 900, 25))),
-                  length=str(rng.randint(40, 380)), port=str(rng.randint(2000, 9999)),
-                  date=f"{rng.randint(2, 28)} {rng.choice(EN_POOLS['month'])} {rng.randint(1700, 1899)}")
+    values.update(
+        code=str(rng.randint(1000, 9999)),
+        year=str(rng.randint(1820, 1960)),
+        dose=str(rng.choice(range(50, 900, 25))),
+        length=str(rng.randint(40, 380)),
+        port=str(rng.randint(2000, 9999)),
+        date=f"{rng.randint(2, 28)} {rng.choice(EN_POOLS['month'])} {rng.randint(1700, 1899)}",
+    )
     return fact.format(**values), question.format(**values), answer.format(**values)
 
 
@@ -135,7 +191,8 @@ _TROFF_TEXT_MACROS = (".B ", ".I ", ".BR ", ".IR ", ".BI ", ".RB ", ".RI ", ".IB
 
 
 def chinese_filler() -> str:
-    """The Chinese Vim tutor and Chinese man pages (troff markup removed), or "" when Debian's files are absent."""
+    """The Chinese Vim tutor and Chinese man pages (troff markup removed), or "" when Debian's files are
+    absent."""
     parts = []
     tutor = Path("/usr/share/vim/vim90/tutor/tutor.zh_cn.utf-8")
     if tutor.exists():
@@ -148,10 +205,12 @@ def chinese_filler() -> str:
     return "\n\n".join(parts)
 
 
-def make_haystack(filler: str, length_chars: int, depths: list[float], lang: str = "en", seed: int = 0,
-                  absent: int = 2) -> Haystack:
-    """Cut ``length_chars`` of ``filler`` and plant one fact at each depth (0.0 = start, 1.0 = end) at the nearest
-    paragraph break; return the document, the planted needles and ``absent`` questions about unplanted facts."""
+def make_haystack(
+    filler: str, length_chars: int, depths: list[float], lang: str = "en", seed: int = 0, absent: int = 2
+) -> Haystack:
+    """Cut ``length_chars`` of ``filler`` and plant one fact at each depth (0.0 = start, 1.0 = end) at the
+    nearest paragraph break; return the document, the planted needles and ``absent`` questions about unplanted
+    facts."""
     rng = random.Random(seed)
     templates, pools = (ZH_TEMPLATES, ZH_POOLS) if lang == "zh" else (EN_TEMPLATES, EN_POOLS)
     if len(depths) + absent > len(templates):
@@ -175,5 +234,5 @@ def make_haystack(filler: str, length_chars: int, depths: list[float], lang: str
         pieces.append(separator + needle.fact + ("\n\n" if cut < len(text) else ""))
         previous = cut
     pieces.append(text[previous:])
-    unplanted = [_fill(templates[i], pools, rng) for i in order[len(depths):]]
+    unplanted = [_fill(templates[i], pools, rng) for i in order[len(depths) :]]
     return Haystack("".join(pieces), needles, [(question, fact) for fact, question, _ in unplanted])

@@ -1,9 +1,11 @@
-"""Spoken digits synthesised offline with espeak-ng: a small speech data set whose voices and speeds can be held out.
+"""Spoken digits synthesised offline with espeak-ng: a small speech data set whose voices and speeds can be
+held out.
 
 No recorded speech ships with mmkit, so the words "zero" .. "nine" are spoken by the ``espeak-ng`` synthesiser
-(Debian package ``espeak-ng``, GPL-3, run as a separate program). A voice is an accent with an optional variant
-(``en-us``, ``en-gb-scotland+f3``); ``speed`` is in words per minute and ``pitch`` from 0 to 99. The same arguments
-always give the same waveform, so a data set is fully determined by the voices, speeds and pitches chosen.
+(Debian package ``espeak-ng``, GPL-3, run as a separate program). A voice is an accent with an optional
+variant (``en-us``, ``en-gb-scotland+f3``); ``speed`` is in words per minute and ``pitch`` from 0 to 99. The
+same arguments always give the same waveform, so a data set is fully determined by the voices, speeds and
+pitches chosen.
 """
 
 from __future__ import annotations
@@ -54,14 +56,16 @@ def synthesize(text: str, voice: str = "en-us", speed: int = 150, pitch: int = 5
     result = subprocess.run(command, capture_output=True, timeout=30, check=False)
     if result.returncode != 0 or b"data" not in result.stdout[:100]:
         raise InputError(f"espeak-ng could not speak with voice {voice!r}: {result.stderr.decode()[:200]}")
-    # A WAV written to a pipe has no valid sizes in its header: the 16-bit samples follow the "data" chunk header.
+    # A WAV written to a pipe has no valid sizes in its header: the 16-bit samples follow the "data" chunk
+    # header.
     start = result.stdout.index(b"data", 12) + 8
     body = result.stdout[start : start + (len(result.stdout) - start) // 2 * 2]
     return (np.frombuffer(body, dtype="<i2").astype(np.float32) / 32768.0).copy()
 
 
 def spoken_digits(voices: list[str], speeds: list[int], pitches: list[int] = (50,)) -> list[SpokenDigit]:
-    """Every digit in every voice x speed x pitch, in that nested order (10 * len(voices) * ... utterances)."""
+    """Every digit in every voice x speed x pitch, in that nested order (10 * len(voices) * ...
+    utterances)."""
     return [
         SpokenDigit(synthesize(word, voice, speed, pitch), label, voice, speed, pitch)
         for voice, speed, pitch in product(voices, speeds, pitches)

@@ -1,8 +1,9 @@
 """A small bilingual topic-classification data set written for mmkit: 8 topics, English and Chinese.
 
-Every sentence is generated from hand-written templates and slot vocabularies (``data/topics/templates_en.json``,
-``data/topics/templates_zh.json``), deterministically from a seed, by ``python -m mmkit.datasets.topics --build``, which
-writes ``data/topics/{train,test}.jsonl``: one ``{"text", "label", "lang", "template"}`` object per line.
+Every sentence is generated from hand-written templates and slot vocabularies
+(``data/topics/templates_en.json``, ``data/topics/templates_zh.json``), deterministically from a seed, by
+``python -m mmkit.datasets.topics --build``, which writes ``data/topics/{train,test}.jsonl``: one ``{"text",
+"label", "lang", "template"}`` object per line.
 
 Every fourth template of a topic (indices 3, 7, 11, ...) is held out: the test set is made only of those, so a
 model cannot score well by memorising sentence frames it saw in training; it has to generalise from the words.
@@ -43,7 +44,8 @@ def _slot_names(template: str) -> list[str]:
 
 
 def _fill(template: str, slots: dict[str, list[str]], rng: random.Random) -> str:
-    """One sentence: each {slot} drawn from its vocabulary; {team} and {team_2} in one template always differ."""
+    """One sentence: each {slot} drawn from its vocabulary; {team} and {team_2} in one template always
+    differ."""
     values: dict[str, str] = {}
     used: dict[str, set[str]] = {}
     for name in _slot_names(template):
@@ -56,9 +58,11 @@ def _fill(template: str, slots: dict[str, list[str]], rng: random.Random) -> str
 
 
 def _generate(templates: list[tuple[int, str]], slots, count: int, rng: random.Random, seen: set[str]):
-    """``count`` new sentences, taking the templates in turn so the small ones are not drowned by the large ones.
+    """``count`` new sentences, taking the templates in turn so the small ones are not drowned by the large
+    ones.
 
-    A template that yields nothing new in 200 draws is exhausted and dropped. Returns (template index, text) pairs.
+    A template that yields nothing new in 200 draws is exhausted and dropped. Returns (template index, text)
+    pairs.
     """
     rows, live = [], list(templates)
     while len(rows) < count and live:
@@ -93,7 +97,10 @@ def build(out_dir: Path = DATA_DIR, seed: int = SEED) -> dict[str, int]:
             numbered = list(enumerate(spec[topic]["templates"]))
             held_out = [t for t in numbered if t[0] % HELD_OUT_EVERY == HELD_OUT_EVERY - 1]
             kept = [t for t in numbered if t[0] % HELD_OUT_EVERY != HELD_OUT_EVERY - 1]
-            for split, templates, count in (("train", kept, TRAIN_PER_TOPIC), ("test", held_out, TEST_PER_TOPIC)):
+            for split, templates, count in (
+                ("train", kept, TRAIN_PER_TOPIC),
+                ("test", held_out, TEST_PER_TOPIC),
+            ):
                 for index, text in _generate(templates, slots, count, rng, seen):
                     splits[split].append({"text": text, "label": topic, "lang": lang, "template": index})
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -105,10 +112,11 @@ def build(out_dir: Path = DATA_DIR, seed: int = SEED) -> dict[str, int]:
 
 
 def load_topics(split: str = "train", lang: str | None = None):
-    """The data set as a ``datasets.Dataset`` with columns text (str), label (ClassLabel over TOPICS), lang, template.
+    """The data set as a ``datasets.Dataset`` with columns text (str), label (ClassLabel over TOPICS), lang,
+    template.
 
-    split: "train", "test" (held-out templates) or "blind" (160 sentences written by hand, without looking at the
-    templates or the model; no template column). lang: "en", "zh" or None for both.
+    split: "train", "test" (held-out templates) or "blind" (160 sentences written by hand, without looking at
+    the templates or the model; no template column). lang: "en", "zh" or None for both.
     ``ds.features["label"].names`` gives the topic names in class order.
     """
     from datasets import ClassLabel, Dataset

@@ -1,7 +1,9 @@
-"""Text, image and audio encoders behind one interface: ``encode(raw) -> EncoderOutput(tokens, mask, pooled)``.
+"""Text, image and audio encoders behind one interface: ``encode(raw) -> EncoderOutput(tokens, mask,
+pooled)``.
 
 ``build_encoder("text")`` gives our own small Transformer, ``build_encoder("text", "minilm")`` the embedded
-all-MiniLM-L6-v2, ``build_encoder("image", "openai/clip-vit-base-patch32")`` any Hugging Face model by id or folder.
+all-MiniLM-L6-v2, ``build_encoder("image", "openai/clip-vit-base-patch32")`` any Hugging Face model by id or
+folder.
 """
 
 from mmkit.encoders.audio import AudioEncoder, log_mel_spectrogram, mel_filters, num_frames
@@ -25,9 +27,11 @@ _HF = {"text": HFTextEncoder, "image": HFImageEncoder}
 
 
 def build_encoder(modality: str, name_or_path: str | None = None, **kwargs) -> Encoder:
-    """An encoder by modality and name: a built-in short name (see ``_BUILTIN``) or a Hugging Face id / folder.
+    """An encoder by modality and name: a built-in short name (see ``_BUILTIN``) or a Hugging Face id /
+    folder.
 
-    Keywords go to the encoder's constructor, e.g. ``build_encoder("image", "patch", dim=128, patch_size=16)``.
+    Keywords go to the encoder's constructor, e.g. ``build_encoder("image", "patch", dim=128,
+    patch_size=16)``.
     """
     if modality not in _BUILTIN:
         raise InputError(f"modality must be one of {sorted(_BUILTIN)}, got {modality!r}")
@@ -38,7 +42,8 @@ def build_encoder(modality: str, name_or_path: str | None = None, **kwargs) -> E
         return builtin[name_or_path](**kwargs)
     if modality not in _HF:
         raise InputError(
-            f"{modality} encoders: choose one of {sorted(builtin)}; Hugging Face audio models are not wired in"
+            f"{modality} encoders: choose one of {sorted(builtin)}; Hugging Face audio models are not wired "
+            "in"
         )
     return _HF[modality](name_or_path, **kwargs)
 

@@ -1,9 +1,10 @@
 """Audio: the log-mel spectrogram, and a small encoder over it (conv front end + Transformer, as in Whisper).
 
-A waveform becomes ``1 + T // hop_length`` frames: each is the power spectrum of ``n_fft`` samples under a Hann
-window, pooled into ``n_mels`` triangular mel bands (``transformers.audio_utils.mel_filter_bank``, Slaney scale and
-area normalisation as in librosa and Whisper) and put on a log10 scale. The STFT pads the ends with zeros, not with
-a reflection, so a short clip alone and the same clip zero-padded inside a batch give identical real frames.
+A waveform becomes ``1 + T // hop_length`` frames: each is the power spectrum of ``n_fft`` samples under a
+Hann window, pooled into ``n_mels`` triangular mel bands (``transformers.audio_utils.mel_filter_bank``, Slaney
+scale and area normalisation as in librosa and Whisper) and put on a log10 scale. The STFT pads the ends with
+zeros, not with a reflection, so a short clip alone and the same clip zero-padded inside a batch give
+identical real frames.
 """
 
 from __future__ import annotations
@@ -45,10 +46,11 @@ def num_frames(num_samples: int | Tensor, hop_length: int = 160) -> int | Tensor
 def log_mel_spectrogram(
     waveform, sample_rate: int = 16000, n_mels: int = 64, n_fft: int = 400, hop_length: int = 160
 ) -> Tensor:
-    """waveform (T,) or (B, T), numpy or torch -> (B, n_mels, 1 + T // hop_length) log10 mel power, floored at -10.
+    """waveform (T,) or (B, T), numpy or torch -> (B, n_mels, 1 + T // hop_length) log10 mel power, floored at
+    -10.
 
-    One batched ``torch.stft``: about twice as fast as transformers' per-clip numpy ``spectrogram()`` on 8 x 10 s
-    clips (2 CPUs), and equal to it within 1e-5.
+    One batched ``torch.stft``: about twice as fast as transformers' per-clip numpy ``spectrogram()`` on 8 x
+    10 s clips (2 CPUs), and equal to it within 1e-5.
     """
     wave = torch.as_tensor(np.asarray(waveform) if not isinstance(waveform, Tensor) else waveform)
     wave = wave.float()
@@ -66,11 +68,12 @@ def log_mel_spectrogram(
 
 
 class AudioEncoder(Encoder):
-    """Log-mel (B, n_mels, F) -> two stride-2 3x3 convs over (mel, time) -> one token per 4 frames (40 ms at the
-    default hop) + sinusoidal positions -> Transformer encoder. tokens (B, ceil(F/4), dim), pooled = masked mean.
+    """Log-mel (B, n_mels, F) -> two stride-2 3x3 convs over (mel, time) -> one token per 4 frames (40 ms at
+    the default hop) + sinusoidal positions -> Transformer encoder. tokens (B, ceil(F/4), dim), pooled =
+    masked mean.
 
-    Padding frames are zeroed before and between the convs, so they reach real tokens exactly as the convs' own
-    zero padding would: a clip's pooled vector does not depend on what it was batched with.
+    Padding frames are zeroed before and between the convs, so they reach real tokens exactly as the convs'
+    own zero padding would: a clip's pooled vector does not depend on what it was batched with.
     """
 
     modality = "audio"
@@ -96,7 +99,8 @@ class AudioEncoder(Encoder):
         self.encoder = TransformerEncoder(dim, n_heads, num_layers)
 
     def preprocess(self, inputs) -> dict[str, Tensor]:
-        """1-D waveforms at ``sample_rate`` -> {"input_features": (B, n_mels, F), "feature_mask": (B, F) bool}.
+        """1-D waveforms at ``sample_rate`` -> {"input_features": (B, n_mels, F), "feature_mask": (B, F)
+        bool}.
 
         Clips are zero-padded to the longest; feature_mask is True for each clip's own 1 + len // 160 frames.
         """

@@ -29,7 +29,8 @@ class EncoderOutput:
 
 
 class Encoder(nn.Module):
-    """Base class: ``preprocess`` turns raw inputs into tensors, ``forward`` turns tensors into an EncoderOutput.
+    """Base class: ``preprocess`` turns raw inputs into tensors, ``forward`` turns tensors into an
+    EncoderOutput.
 
     Subclasses set ``modality`` ("text", "image" or "audio") and ``dim``.
     ``encode(raw)`` does both steps on the module's device and is what users call.

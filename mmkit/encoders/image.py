@@ -1,9 +1,10 @@
-"""Image encoders: a small CNN and a small ViT we train ourselves, and Hugging Face vision models (CLIP, ViT, ResNet...).
+"""Image encoders: a small CNN and a small ViT we train ourselves, and Hugging Face vision models (CLIP, ViT,
+ResNet...).
 
-Every encoder returns tokens (B, N, D) — feature-map cells or patches — a mask that is all True (images have no
-padding) and pooled (B, D). Whatever the image mode (L, LA, RGBA, P, CMYK, I;16, F...),
-:func:`mmkit.rgb.to_rgb` makes it RGB first, so a greyscale scan or a transparent emoji goes through the same path
-as a photo.
+Every encoder returns tokens (B, N, D) — feature-map cells or patches — a mask that is all True (images have
+no padding) and pooled (B, D). Whatever the image mode (L, LA, RGBA, P, CMYK, I;16, F...),
+:func:`mmkit.rgb.to_rgb` makes it RGB first, so a greyscale scan or a transparent emoji goes through the same
+path as a photo.
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ def images_to_tensor(
     images, size: int | tuple[int, int], mean: tuple[float, ...] = HALF, std: tuple[float, ...] = HALF
 ) -> Tensor:
     """PIL images -> (B, 3, H, W) float32: RGB, resized to ``size`` (an int is square), scaled to [0, 1], then
-    ``(x - mean) / std`` per channel. Aspect ratio is not kept: the whole image is seen, squashed if need be."""
+    ``(x - mean) / std`` per channel. Aspect ratio is not kept: the whole image is seen, squashed if need
+    be."""
     height, width = (size, size) if isinstance(size, int) else size
     arrays = [
         np.asarray(to_rgb(img).resize((width, height), Image.Resampling.BICUBIC), dtype=np.uint8)
@@ -64,8 +66,8 @@ class _OwnImageEncoder(Encoder):
 
 
 class SmallCNNEncoder(_OwnImageEncoder):
-    """Stride-2 conv stages, then a 1x1 conv to ``dim``: pixel_values (B, 3, S, S) -> tokens (B, h*w, dim) with
-    h = w = S / 2**len(channels) (8x8 = 64 cells for the defaults), pooled = mean of the cells."""
+    """Stride-2 conv stages, then a 1x1 conv to ``dim``: pixel_values (B, 3, S, S) -> tokens (B, h*w, dim)
+    with h = w = S / 2**len(channels) (8x8 = 64 cells for the defaults), pooled = mean of the cells."""
 
     def __init__(
         self, dim: int = 256, image_size: int = 64, channels: tuple[int, ...] = (32, 64, 128)
@@ -91,8 +93,9 @@ class SmallCNNEncoder(_OwnImageEncoder):
 
 
 class PatchEncoder(_OwnImageEncoder):
-    """ViT: non-overlapping patches -> linear embedding (a strided Conv2d), a [CLS] token, learned positions and a
-    Transformer encoder. pixel_values (B, 3, S, S) -> tokens (B, 1 + (S/P)**2, dim) with [CLS] first; pooled = [CLS].
+    """ViT: non-overlapping patches -> linear embedding (a strided Conv2d), a [CLS] token, learned positions
+    and a Transformer encoder. pixel_values (B, 3, S, S) -> tokens (B, 1 + (S/P)**2, dim) with [CLS] first;
+    pooled = [CLS].
     """
 
     def __init__(
@@ -125,9 +128,9 @@ _POOLINGS = ("auto", "cls", "mean", "pooler")
 class HFImageEncoder(Encoder):
     """A Hugging Face vision model by hub id or folder, preprocessed by its own ``AutoImageProcessor``.
 
-    - CLIP (a full ``CLIPModel`` or a ``CLIPVisionModel[WithProjection]``): tokens = post-LayerNorm hidden states,
-      through ``visual_projection`` when the checkpoint has one, so pooled = tokens[:, 0] is exactly CLIP's
-      ``image_embeds`` (or ``pooler_output`` without a projection) and D is the same for both.
+    - CLIP (a full ``CLIPModel`` or a ``CLIPVisionModel[WithProjection]``): tokens = post-LayerNorm hidden
+      states, through ``visual_projection`` when the checkpoint has one, so pooled = tokens[:, 0] is exactly
+      CLIP's ``image_embeds`` (or ``pooler_output`` without a projection) and D is the same for both.
     - Transformers without convolution maps (ViT, DeiT, DINOv2...): tokens = ``last_hidden_state``.
     - Convolutional nets (ResNet, ConvNeXt...): the final map (B, C, h, w) becomes tokens (B, h*w, C).
 
@@ -181,7 +184,8 @@ class HFImageEncoder(Encoder):
         self.eval()  # a pretrained encoder is used, not trained, unless the caller says .train()
 
     def preprocess(self, inputs) -> dict[str, Tensor]:
-        """PIL image(s) -> {"pixel_values": (B, 3, H, W)} as the checkpoint's own image processor makes them."""
+        """PIL image(s) -> {"pixel_values": (B, 3, H, W)} as the checkpoint's own image processor makes
+        them."""
         images = [to_rgb(image) for image in as_images(inputs)]
         return {"pixel_values": self.processor(images=images, return_tensors="pt")["pixel_values"]}
 

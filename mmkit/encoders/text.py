@@ -1,9 +1,11 @@
-"""Text encoders: a small Transformer we train ourselves, and any Hugging Face encoder (default: all-MiniLM-L6-v2).
+"""Text encoders: a small Transformer we train ourselves, and any Hugging Face encoder (default:
+all-MiniLM-L6-v2).
 
 Both take a string or a list of strings, tokenize with a ``transformers`` tokenizer and return an
-:class:`~mmkit.encoders.base.EncoderOutput` whose ``pooled`` vector is the mean of the real (non-padding) tokens.
-``embed(texts)`` is the bulk path that retrieval and classification call for thousands of sentences: it tokenizes
-once, sorts by length so each batch carries almost no padding, runs in ``inference_mode`` and restores the order.
+:class:`~mmkit.encoders.base.EncoderOutput` whose ``pooled`` vector is the mean of the real (non-padding)
+tokens. ``embed(texts)`` is the bulk path that retrieval and classification call for thousands of sentences:
+it tokenizes once, sorts by length so each batch carries almost no padding, runs in ``inference_mode`` and
+restores the order.
 """
 
 from __future__ import annotations
@@ -35,13 +37,15 @@ def as_texts(texts: str | list[str]) -> list[str]:
 
 
 def masked_mean(tokens: Tensor, mask: Tensor) -> Tensor:
-    """Mean over the real tokens: tokens (B, N, D), mask (B, N) bool -> (B, D). Padding contributes nothing."""
+    """Mean over the real tokens: tokens (B, N, D), mask (B, N) bool -> (B, D). Padding contributes
+    nothing."""
     weights = mask.to(tokens.dtype).unsqueeze(-1)  # (B, N, 1)
     return (tokens * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
 
 
 def load_tokenizer(tokenizer=None):
-    """A tokenizer object, a hub id / folder, or None for the embedded MiniLM WordPiece tokenizer (30522 words)."""
+    """A tokenizer object, a hub id / folder, or None for the embedded MiniLM WordPiece tokenizer (30522
+    words)."""
     from transformers import AutoTokenizer
 
     if tokenizer is None:
@@ -100,8 +104,8 @@ class _TextEncoder(Encoder):
     ) -> Tensor:
         """Pooled vectors (B, D) on the CPU for any number of texts (none gives (0, D)), in the order given.
 
-        kind: "query" or "passage", which of ``prefixes`` goes before each text (see :meth:`prefixed`).
-        Runs in eval mode (dropout off) and ``inference_mode``; the module's train/eval state is restored after.
+        kind: "query" or "passage", which of ``prefixes`` goes before each text (see :meth:`prefixed`). Runs
+        in eval mode (dropout off) and ``inference_mode``; the module's train/eval state is restored after.
         """
         if isinstance(texts, list | tuple) and not texts:
             return torch.empty(0, self.dim)
@@ -158,13 +162,15 @@ class TextTransformerEncoder(_TextEncoder):
 
 
 class HFTextEncoder(_TextEncoder):
-    """Any Hugging Face text encoder (``AutoModel`` + ``AutoTokenizer``); default: the embedded all-MiniLM-L6-v2.
+    """Any Hugging Face text encoder (``AutoModel`` + ``AutoTokenizer``); default: the embedded
+    all-MiniLM-L6-v2.
 
     pooling="mean" averages ``last_hidden_state`` over the attention mask and ``normalize`` L2-normalises it —
     exactly sentence-transformers' Pooling(mean) + Normalize for all-MiniLM-L6-v2 (max_seq_length 256);
     pooling="cls" takes the first token instead. tokens (B, L, D) are the unnormalised ``last_hidden_state``.
     prefixes: {"query": ..., "passage": ...} for models trained with them, e.g. E5's {"query": "query: ",
-    "passage": "passage: "}; ``embed(texts, kind=...)`` picks one. model_kwargs go to ``AutoModel.from_pretrained``.
+    "passage": "passage: "}; ``embed(texts, kind=...)`` picks one. model_kwargs go to
+    ``AutoModel.from_pretrained``.
     """
 
     def __init__(

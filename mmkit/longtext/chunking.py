@@ -1,8 +1,9 @@
 """Sentences of a cleaned text, each with its character offsets (retrieval groups them into windows).
 
 Sizes are counted in *units*: one per Latin character and ``CJK_UNITS`` per Chinese/Japanese/Korean character,
-because a Chinese character carries about as much as a short English word; a sentence longer than ``max_units``
-(code, tables, run-on lists) is cut, so a window of three sentences stays within MiniLM's 256-token window.
+because a Chinese character carries about as much as a short English word; a sentence longer than
+``max_units`` (code, tables, run-on lists) is cut, so a window of three sentences stays within MiniLM's
+256-token window.
 """
 
 import re
@@ -10,12 +11,31 @@ import re
 from mmkit.cjk import CJK_CHAR
 
 CJK_UNITS = 3
-# A sentence ends at a Chinese full stop (or !?; which NFKC made ASCII) wherever it is, at .!? followed by a space
-# and something that can start a sentence, and at a paragraph break.
-_END_RE = re.compile(r"[。!?;](?=[\u3000-\u9fff\uff00-\uffef])|[。]|[.!?][\"')\]]*(?=\s+[\"'(\[A-Z0-9\u3000-\u9fff])|\n\n")
+# A sentence ends at a Chinese full stop (or !?; which NFKC made ASCII) wherever it is, at .!? followed by a
+# space and something that can start a sentence, and at a paragraph break.
+_END_RE = re.compile(
+    r"[。!?;](?=[\u3000-\u9fff\uff00-\uffef])|[。]|[.!?][\"')\]]*(?=\s+[\"'(\[A-Z0-9\u3000-\u9fff])|\n\n"
+)
 # Words that end with a period without ending a sentence.
-_ABBREVIATIONS = {"e.g", "i.e", "etc", "mr", "mrs", "ms", "dr", "prof", "vs", "fig", "no", "st", "jr", "sr", "cf"}
-# An initial of a name ("W" in "John W. Eaton", "G.F" in "Pierre G.F. Gerard-Marchant"): its period ends nothing.
+_ABBREVIATIONS = {
+    "e.g",
+    "i.e",
+    "etc",
+    "mr",
+    "mrs",
+    "ms",
+    "dr",
+    "prof",
+    "vs",
+    "fig",
+    "no",
+    "st",
+    "jr",
+    "sr",
+    "cf",
+}
+# An initial of a name ("W" in "John W. Eaton", "G.F" in "Pierre G.F. Gerard-Marchant"): its period ends
+# nothing.
 INITIAL_RE = re.compile(r"[A-Z](\.[A-Z])*")
 _LINE_START_RE = re.compile(r"[-*•#>|+=]|\d+[.)]\s")
 SHORT_LINE_UNITS = 40
@@ -35,15 +55,21 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int]:
 
 
 def _line_breaks(text: str, start: int, end: int) -> list[int]:
-    """Positions after single newlines inside [start, end) that end a line of their own: a short line (a heading,
-    a list item), a line ending in punctuation, or a line before a bullet. Other newlines are soft wraps."""
+    """Positions after single newlines inside [start, end) that end a line of their own: a short line (a
+    heading, a list item), a line ending in punctuation, or a line before a bullet. Other newlines are soft
+    wraps."""
     cuts = []
     line_start = start
     position = text.find("\n", start, end)
     while position != -1:
         line = text[line_start:position].rstrip()
         following = text[position + 1 : position + 40]
-        if not line or line[-1] in ".:;!?。" or units(line) < SHORT_LINE_UNITS or _LINE_START_RE.match(following):
+        if (
+            not line
+            or line[-1] in ".:;!?。"
+            or units(line) < SHORT_LINE_UNITS
+            or _LINE_START_RE.match(following)
+        ):
             cuts.append(position + 1)
         line_start = position + 1
         position = text.find("\n", position + 1, end)
@@ -66,8 +92,8 @@ def _split_long(text: str, start: int, end: int, max_units: int) -> list[tuple[i
 def split_sentences(text: str, max_units: int = 400) -> list[tuple[int, int]]:
     """Sentence spans (start, end) of ``text``, in order, without surrounding whitespace.
 
-    English ends at .!? before a capital letter (not after e.g., Mr., etc. or an initial), Chinese at 。!?; anywhere; both at a
-    blank line and at a line that stands alone. No span is longer than ``max_units``.
+    English ends at .!? before a capital letter (not after e.g., Mr., etc. or an initial), Chinese at 。!?;
+    anywhere; both at a blank line and at a line that stands alone. No span is longer than ``max_units``.
     """
     cuts = []
     for match in _END_RE.finditer(text):
@@ -84,4 +110,3 @@ def split_sentences(text: str, max_units: int = 400) -> list[tuple[int, int]]:
             spans.extend(_split_long(text, start, end, max_units))
         previous = cut
     return spans
-

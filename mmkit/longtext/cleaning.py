@@ -3,13 +3,13 @@
 ``clean(raw)`` reads HTML as the text a browser shows (tags dropped, block elements as line breaks, entities
 decoded; only for a text that is an HTML page, so ``a < b`` or ``#include <stdio.h>`` elsewhere stay), drops
 boilerplate lines (page headers, footers, rulers that repeat through a document), normalises
-Unicode (NFKC: full-width letters, ligatures, non-breaking spaces) and whitespace, and returns a :class:`CleanText`
-whose ``to_original(start, end)`` maps any span of the cleaned text back to the span of ``raw`` it came from, so an
-answer found in the cleaned text can be highlighted in the document the user gave.
+Unicode (NFKC: full-width letters, ligatures, non-breaking spaces) and whitespace, and returns a
+:class:`CleanText` whose ``to_original(start, end)`` maps any span of the cleaned text back to the span of
+``raw`` it came from, so an answer found in the cleaned text can be highlighted in the document the user gave.
 
 The map is a list of pieces, not one integer per character: a piece either copies a run of the input unchanged
-(offsets shift by a constant) or replaces a run by something else (every output character maps to the whole run).
-A 1 MB document has a few hundred thousand pieces at most, and building them is one regex pass.
+(offsets shift by a constant) or replaces a run by something else (every output character maps to the whole
+run). A 1 MB document has a few hundred thousand pieces at most, and building them is one regex pass.
 """
 
 import html
@@ -20,9 +20,14 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 # Zero-width and control characters that carry no text; \n and \t are whitespace and handled below.
-_INVISIBLE = "\u00ad\u200b\u200c\u200d\u2060\ufeff" + "".join(chr(c) for c in range(32) if chr(c) not in "\n\t\r")
+_INVISIBLE = "\u00ad\u200b\u200c\u200d\u2060\ufeff" + "".join(
+    chr(c) for c in range(32) if chr(c) not in "\n\t\r"
+)
 # Runs that need an edit: whitespace other than a single space, and any non-ASCII or invisible character.
-_EDIT_RE = re.compile(r"[ \t\r\f\v\u00a0\u3000]*\n[\s\u3000]*|[\t\r\f\v\u00a0\u3000 ]{2,}|[\t\r\f\v\u00a0\u3000]|[^\x00-\x7f]+|[" + re.escape(_INVISIBLE) + "]")
+_EDIT_RE = re.compile(
+    r"[ \t\r\f\v\u00a0\u3000]*\n[\s\u3000]*|[\t\r\f\v\u00a0\u3000 "
+    r"]{2,}|[\t\r\f\v\u00a0\u3000]|[^\x00-\x7f]+|[" + re.escape(_INVISIBLE) + "]"
+)
 _DIGITS_RE = re.compile(r"\d+")
 _WORD_RE = re.compile(r"\w+|#")
 # A line shorter than this that repeats at least BOILERPLATE_MIN_REPEATS times is a header, footer or ruler.
@@ -36,16 +41,20 @@ _HTML_PAGE_RE = re.compile(r"\s*(<\?xml[^>]*>\s*)?(<!DOCTYPE\s+html|<html[\s>]|<
 # What a browser does not show, then any tag, then a character reference ("&amp;", "&#20013;").
 _HIDDEN_RE = r"<!--.*?-->|<(script|style|head)\b.*?</\1\s*>|<[?!][^>]*>"
 _TAG_RE = r"</?([A-Za-z][\w:-]*)(?:\s[^<>]*)?/?>"
-_MARKUP_RE = re.compile(f"{_HIDDEN_RE}|{_TAG_RE}|&(?:#\\d+|#x[0-9a-fA-F]+|[A-Za-z]+);", re.IGNORECASE | re.DOTALL)
-_BLOCK_TAGS = frozenset("address article aside blockquote br dd div dl dt figcaption figure footer h1 h2 h3 h4 h5 h6 "
-                        "header hr li main nav ol p pre section table td th tr ul".split())
+_MARKUP_RE = re.compile(
+    f"{_HIDDEN_RE}|{_TAG_RE}|&(?:#\\d+|#x[0-9a-fA-F]+|[A-Za-z]+);", re.IGNORECASE | re.DOTALL
+)
+_BLOCK_TAGS = frozenset(
+    "address article aside blockquote br dd div dl dt figcaption figure footer h1 h2 h3 h4 h5 h6 "
+    "header hr li main nav ol p pre section table td th tr ul".split()
+)
 
 
 class OffsetMap:
     """Maps spans of an edited string back to the string it was made from.
 
-    pieces: (out_start, in_start, in_end, copied) sorted by out_start and covering the output without gaps.
-    A copied piece has out length == in length; a replaced piece maps each of its output characters to the whole
+    pieces: (out_start, in_start, in_end, copied) sorted by out_start and covering the output without gaps. A
+    copied piece has out length == in length; a replaced piece maps each of its output characters to the whole
     input run [in_start, in_end).
     """
 
@@ -107,7 +116,8 @@ class CleanText:
 
 
 def _apply_edits(text: str, edits: list[tuple[int, int, str]]) -> tuple[str, OffsetMap]:
-    """Apply sorted, non-overlapping (start, end, replacement) edits; return the new text and its OffsetMap."""
+    """Apply sorted, non-overlapping (start, end, replacement) edits; return the new text and its
+    OffsetMap."""
     out: list[str] = []
     pieces: list[tuple[int, int, int, bool]] = []
     out_pos = in_pos = 0
@@ -129,8 +139,8 @@ def _apply_edits(text: str, edits: list[tuple[int, int, str]]) -> tuple[str, Off
 
 
 def _markup_edits(text: str) -> list[tuple[int, int, str]]:
-    """Edits that turn an HTML page into its visible text: hidden parts and inline tags deleted, block tags made
-    line breaks, character references decoded. None for a text that is not an HTML page."""
+    """Edits that turn an HTML page into its visible text: hidden parts and inline tags deleted, block tags
+    made line breaks, character references decoded. None for a text that is not an HTML page."""
     if not _HTML_PAGE_RE.match(text[:2000]):
         return []
     edits = []
@@ -147,19 +157,23 @@ def _markup_edits(text: str) -> list[tuple[int, int, str]]:
 
 
 def _looks_like_boilerplate(key: str) -> bool:
-    """A ruler ("-----", "+--+--+") or a title-like line ("ACME Report - Page #"); not a wrapped sentence's tail
-    ("statement.") nor a lead-in ("For example:"), which also repeat but carry text."""
+    """A ruler ("-----", "+--+--+") or a title-like line ("ACME Report - Page #"); not a wrapped sentence's
+    tail ("statement.") nor a lead-in ("For example:"), which also repeat but carry text."""
     if not key or len(key) > BOILERPLATE_MAX_CHARS:
         return False
     if not any(char.isalnum() for char in key):
         return len(key) >= 4
-    return 2 <= len(_WORD_RE.findall(key)) <= BOILERPLATE_MAX_WORDS and (key[0].isupper() or key[0] == "#") and key[-1] not in ".:;,!?"
+    return (
+        2 <= len(_WORD_RE.findall(key)) <= BOILERPLATE_MAX_WORDS
+        and (key[0].isupper() or key[0] == "#")
+        and key[-1] not in ".:;,!?"
+    )
 
 
 def _boilerplate_edits(text: str) -> list[tuple[int, int, str]]:
-    """Edits that delete header/footer lines: title-like lines or rulers that repeat >= BOILERPLATE_MIN_REPEATS
-    times (digits ignored, so "Page 3" repeats) next to lines that differ each time. A line whose neighbours repeat
-    with it belongs to a paragraph the document quotes twice, and stays."""
+    """Edits that delete header/footer lines: title-like lines or rulers that repeat >=
+    BOILERPLATE_MIN_REPEATS times (digits ignored, so "Page 3" repeats) next to lines that differ each time. A
+    line whose neighbours repeat with it belongs to a paragraph the document quotes twice, and stays."""
     lines = text.splitlines(keepends=True)
     keys = [_DIGITS_RE.sub("#", line.strip()) for line in lines]
     where: dict[str, list[int]] = defaultdict(list)
@@ -197,7 +211,11 @@ def _normalise_edits(text: str) -> list[tuple[int, int, str]]:
     edits = []
     for match in _EDIT_RE.finditer(text):
         run = match.group()
-        if run[0] > "\x7f" and unicodedata.is_normalized("NFKC", run) and not any(c in _INVISIBLE for c in run):
+        if (
+            run[0] > "\x7f"
+            and unicodedata.is_normalized("NFKC", run)
+            and not any(c in _INVISIBLE for c in run)
+        ):
             continue  # the common case for CJK text: a long run that needs nothing
         if run[0] > "\x7f" and len(run) > 1:
             # Edit character by character so a highlight stays as precise as the characters themselves.

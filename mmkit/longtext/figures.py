@@ -1,14 +1,15 @@
 """Figures of a Markdown document read as text: each local image gets a caption sentence beside it.
 
-A question about a picture ("What does the second photo show?") can only be answered from words, so before a .md
-document is indexed, every image it references with ``![alt](path)`` is captioned (by any captioning pipeline) and
-the sentence "Figure: <caption>." is inserted right after the reference. :class:`DescribedDocument` keeps the
-insertions, so offsets found in the described text map back to the original document: a span inside an inserted
-caption maps to the ``![alt](path)`` reference it describes.
+A question about a picture ("What does the second photo show?") can only be answered from words, so before a
+.md document is indexed, every image it references with ``![alt](path)`` is captioned (by any captioning
+pipeline) and the sentence "Figure: <caption>." is inserted right after the reference.
+:class:`DescribedDocument` keeps the insertions, so offsets found in the described text map back to the
+original document: a span inside an inserted caption maps to the ``![alt](path)`` reference it describes.
 
-Only relative paths are followed, from the document's folder (``../images/a.png`` is fine); absolute paths, URLs and
-data URIs are skipped, so nothing is fetched, and each image goes through :func:`mmkit.inputs.load_image`'s checks.
-The apps never use this: they pass a visitor's document as text, so an uploaded file cannot point at server files.
+Only relative paths are followed, from the document's folder (``../images/a.png`` is fine); absolute paths,
+URLs and data URIs are skipped, so nothing is fetched, and each image goes through
+:func:`mmkit.inputs.load_image`'s checks. The apps never use this: they pass a visitor's document as text, so
+an uploaded file cannot point at server files.
 """
 
 from __future__ import annotations
@@ -59,8 +60,8 @@ class DescribedDocument:
     inserts: list[tuple[int, int, Figure, str]]  # (position in ``text``, length inserted, figure, caption)
 
     def original(self, position: int, side: str = "start") -> int:
-        """Offset in the original document of ``position`` in :attr:`text`; inside an inserted caption, the start
-        (side="start") or end (side="end") of the figure reference it describes."""
+        """Offset in the original document of ``position`` in :attr:`text`; inside an inserted caption, the
+        start (side="start") or end (side="end") of the figure reference it describes."""
         shift = 0
         for at, length, figure, _ in self.inserts:
             if position < at:
@@ -79,14 +80,14 @@ class DescribedDocument:
 
 
 def describe_figures(text: str, figures: list[Figure], captions: list[str]) -> DescribedDocument:
-    """Insert " Figure: <caption>." after each figure of ``text`` (``captions`` aligned with ``figures``; an empty
-    caption inserts nothing)."""
+    """Insert " Figure: <caption>." after each figure of ``text`` (``captions`` aligned with ``figures``; an
+    empty caption inserts nothing)."""
     pieces, inserts, cursor, shift = [], [], 0, 0
     for figure, caption in zip(figures, captions):
         if not caption.strip():
             continue  # an image the captioner could not read adds nothing
         sentence = f" Figure: {caption.strip().rstrip('.')}."
-        pieces += [text[cursor:figure.end], sentence]
+        pieces += [text[cursor : figure.end], sentence]
         inserts.append((figure.end + shift, len(sentence), figure, caption))
         cursor, shift = figure.end, shift + len(sentence)
     pieces.append(text[cursor:])

@@ -1,13 +1,13 @@
 """Readers: turn (question, retrieved passages) into the text of an answer, or nothing.
 
-- :class:`GenerativeReader` (default; Qwen2.5-Coder-1.5B-Instruct, or any hub causal LM by id/path): the passages
-  and the question go into the model's chat template (a plain prompt for a model without one) with an instruction
-  to copy the shortest exact answer from the passages or write ``NOT FOUND``; greedy decoding, KV cache, at most
-  ``max_new_tokens`` new tokens, stopping at the first line end. What it writes is only a proposal:
-  :func:`mmkit.longtext.spans.locate` maps it back to a span of the document, and text that is not there is no
-  answer.
-- :class:`ExtractiveReader`: any ``AutoModelForQuestionAnswering`` checkpoint; start/end logits over each passage
-  in ``doc_stride`` windows; its best span is the answer (it has no way to say "not there").
+- :class:`GenerativeReader` (default; Qwen2.5-Coder-1.5B-Instruct, or any hub causal LM by id/path): the
+  passages and the question go into the model's chat template (a plain prompt for a model without one) with an
+  instruction to copy the shortest exact answer from the passages or write ``NOT FOUND``; greedy decoding, KV
+  cache, at most ``max_new_tokens`` new tokens, stopping at the first line end. What it writes is only a
+  proposal: :func:`mmkit.longtext.spans.locate` maps it back to a span of the document, and text that is not
+  there is no answer.
+- :class:`ExtractiveReader`: any ``AutoModelForQuestionAnswering`` checkpoint; start/end logits over each
+  passage in ``doc_stride`` windows; its best span is the answer (it has no way to say "not there").
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from transformers import StoppingCriteria, StoppingCriteriaList
 
 NOT_FOUND = "NOT FOUND"
 INSTRUCTION = (
-    "Answer the question using only the passages below. Reply with the shortest exact answer copied from the "
-    "passages (a name, number, date, command or short phrase), nothing else. If the passages do not contain the "
-    f"answer, reply {NOT_FOUND}."
+    "Answer the question using only the passages below. Reply with the shortest exact answer copied from "
+    "the passages (a name, number, date, command or short phrase), nothing else. If the passages do not "
+    f"contain the answer, reply {NOT_FOUND}."
 )
 _ALTERNATIVE = "model=None (the embedded reader)"
 
@@ -52,7 +52,8 @@ def prompt_text(question: str, passages: list[str]) -> str:
 
 
 class _StopAtLineEnd(StoppingCriteria):
-    """Stops once the generated text (after ``prompt_length`` tokens) holds a newline after some other text."""
+    """Stops once the generated text (after ``prompt_length`` tokens) holds a newline after some other
+    text."""
 
     def __init__(self, tokenizer, prompt_length: int):
         self.tokenizer, self.prompt_length = tokenizer, prompt_length
@@ -64,7 +65,8 @@ class _StopAtLineEnd(StoppingCriteria):
 
 
 class GenerativeReader:
-    """Writes a short answer with a causal LM; ``write`` returns (first line of its text, mean token probability)."""
+    """Writes a short answer with a causal LM; ``write`` returns (first line of its text, mean token
+    probability)."""
 
     name = "generative"
 
@@ -83,9 +85,12 @@ class GenerativeReader:
         """{"input_ids", "attention_mask"}: (1, T) through the chat template when the tokenizer has one."""
         message = prompt_text(question, passages)
         if self.tokenizer.chat_template:
-            return self.tokenizer.apply_chat_template([{"role": "user", "content": message}],
-                                                      add_generation_prompt=True, return_tensors="pt",
-                                                      return_dict=True)
+            return self.tokenizer.apply_chat_template(
+                [{"role": "user", "content": message}],
+                add_generation_prompt=True,
+                return_tensors="pt",
+                return_dict=True,
+            )
         return self.tokenizer(message + "\nAnswer:", return_tensors="pt")
 
     @torch.inference_mode()
@@ -93,10 +98,21 @@ class GenerativeReader:
         """Greedy answer (first line, stripped) and the geometric-mean probability of its tokens (0..1)."""
         batch = {name: value.to(self.model.device) for name, value in self.encode(question, passages).items()}
         length = batch["input_ids"].shape[1]
-        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
-        out = self.model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False, use_cache=True,
-                                  pad_token_id=pad, output_scores=True, return_dict_in_generate=True,
-                                  stopping_criteria=StoppingCriteriaList([_StopAtLineEnd(self.tokenizer, length)]))
+        pad = (
+            self.tokenizer.pad_token_id
+            if self.tokenizer.pad_token_id is not None
+            else self.tokenizer.eos_token_id
+        )
+        out = self.model.generate(
+            **batch,
+            max_new_tokens=max_new_tokens,
+            do_sample=False,
+            use_cache=True,
+            pad_token_id=pad,
+            output_scores=True,
+            return_dict_in_generate=True,
+            stopping_criteria=StoppingCriteriaList([_StopAtLineEnd(self.tokenizer, length)]),
+        )
         new = out.sequences[0, length:]
         logprobs = [torch.log_softmax(step[0].float(), dim=-1)[token] for step, token in zip(out.scores, new)]
         confidence = float(torch.stack(logprobs).mean().exp()) if logprobs else 0.0
@@ -110,7 +126,9 @@ class ExtractiveReader:
 
     name = "extractive"
 
-    def __init__(self, model, tokenizer, max_length: int = 384, doc_stride: int = 128, max_answer_tokens: int = 16):
+    def __init__(
+        self, model, tokenizer, max_length: int = 384, doc_stride: int = 128, max_answer_tokens: int = 16
+    ):
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.max_length = max_length
@@ -126,21 +144,37 @@ class ExtractiveReader:
 
     @torch.inference_mode()
     def best_span(self, question: str, context: str) -> tuple[int, int, float]:
-        """(start, end, score) of the best answer inside ``context`` (character offsets), score = start + end logit."""
-        encoded = self.tokenizer(question, context, truncation="only_second", max_length=self.max_length,
-                                 stride=self.doc_stride, return_overflowing_tokens=True, return_offsets_mapping=True,
-                                 padding=True, return_tensors="pt")
+        """(start, end, score) of the best answer inside ``context`` (character offsets), score = start + end
+        logit."""
+        encoded = self.tokenizer(
+            question,
+            context,
+            truncation="only_second",
+            max_length=self.max_length,
+            stride=self.doc_stride,
+            return_overflowing_tokens=True,
+            return_offsets_mapping=True,
+            padding=True,
+            return_tensors="pt",
+        )
         offsets = encoded.pop("offset_mapping")
         encoded.pop("overflow_to_sample_mapping", None)
-        out = self.model(**{k: v.to(self.model.device) for k, v in encoded.items()
-                            if k in ("input_ids", "attention_mask", "token_type_ids")})
+        out = self.model(
+            **{
+                k: v.to(self.model.device)
+                for k, v in encoded.items()
+                if k in ("input_ids", "attention_mask", "token_type_ids")
+            }
+        )
         best = (0, 0, -float("inf"))
         for window in range(offsets.shape[0]):
             in_context = torch.tensor([s == 1 for s in encoded.sequence_ids(window)])
-            # (T, T) score of every (start, end) pair; keep start <= end < start + max_answer_tokens inside the context
+            # (T, T) score of every (start, end) pair; keep start <= end < start + max_answer_tokens inside
+            # the context
             pair = out.start_logits[window][:, None] + out.end_logits[window][None, :]
             allowed = torch.triu(torch.ones_like(pair, dtype=torch.bool)) & ~torch.triu(
-                torch.ones_like(pair, dtype=torch.bool), diagonal=self.max_answer_tokens)
+                torch.ones_like(pair, dtype=torch.bool), diagonal=self.max_answer_tokens
+            )
             allowed &= in_context[:, None] & in_context[None, :]
             if not allowed.any():
                 continue

@@ -1,12 +1,13 @@
-"""Find the passages of a long document a question is about: BM25 over sentence windows, fused with a dense scorer.
+"""Find the passages of a long document a question is about: BM25 over sentence windows, fused with a dense
+scorer.
 
 The cleaned document is split into sentences and indexed as overlapping *windows* of ``WINDOW_SENTENCES``
 consecutive sentences (one window starts at every sentence), so a fact and the sentence that names its subject
-are read together. ``bm25s`` ranks every window; an optional dense encoder (any object with
-``embed(texts) -> (N, D)``) scores only BM25's best ``SHORTLIST`` windows, because embedding every sentence of a
-120k-token document takes minutes on 2 cores; the two rankings are fused by reciprocal rank
-(``1 / (RRF_K + rank)`` summed). Windows that overlap a better one are skipped, so the ``top_k`` passages are
-different parts of the document.
+are read together. ``bm25s`` ranks every window; an optional dense encoder (any object with ``embed(texts) ->
+(N, D)``) scores only BM25's best ``SHORTLIST`` windows, because embedding every sentence of a 120k-token
+document takes minutes on 2 cores; the two rankings are fused by reciprocal rank (``1 / (RRF_K + rank)``
+summed). Windows that overlap a better one are skipped, so the ``top_k`` passages are different parts of the
+document.
 
 Terms: lower-cased English words without stopwords, lightly stemmed; Chinese words from jieba's search mode.
 Indexes are cached by the SHA-256 of the document text (``IndexCache.builds`` counts real builds), and window
@@ -34,10 +35,11 @@ RRF_K = 60  # the usual reciprocal-rank constant (Cormack et al., 2009)
 
 _EN_WORD_RE = re.compile(r"\d+(?:\.\d+)+|[a-z0-9_]+")
 STOPWORDS = frozenset(
-    "a an the and or but if of to in on at by for with from as into onto about over under than then that this these "
-    "those is are was were be been being am do does did done has have had having it its it's he she they them their "
-    "his her we you your i me my our us what which who whom whose when where why how there here not no can could "
-    "will would shall should may might must also so such any all each some more most other only own same too very "
+    "a an the and or but if of to in on at by for with from as into onto about over under than then that "
+    "this these those is are was were be been being am do does did done has have had having it its it's he "
+    "she they them their his her we you your i me my our us what which who whom whose when where why how "
+    "there here not no can could will would shall should may might must also so such any all each some more "
+    "most other only own same too very "
     "just s t".split()
 )
 ZH_STOP_CHARS = frozenset("的了是在和与或吗呢吧啊么什哪谁几多少怎如何为请问")
@@ -64,7 +66,8 @@ def _jieba():
 
 
 def terms(text: str, lang: str = "en") -> list[str]:
-    """BM25 terms of ``text``: English words (stopwords dropped, stemmed); with lang="zh" also jieba's words."""
+    """BM25 terms of ``text``: English words (stopwords dropped, stemmed); with lang="zh" also jieba's
+    words."""
     if lang != "zh":
         return [_stem(w) for w in _EN_WORD_RE.findall(text.lower()) if w not in STOPWORDS]
     out = []
@@ -78,8 +81,9 @@ def terms(text: str, lang: str = "en") -> list[str]:
 
 @dataclass
 class Passage:
-    """A retrieved window: ``start``/``end`` in the cleaned text; ``rank`` 0 is the best; ``bm25`` its raw score,
-    ``cosine`` its dense score (None when it was not embedded); ``score`` the fused reciprocal-rank score."""
+    """A retrieved window: ``start``/``end`` in the cleaned text; ``rank`` 0 is the best; ``bm25`` its raw
+    score, ``cosine`` its dense score (None when it was not embedded); ``score`` the fused reciprocal-rank
+    score."""
 
     start: int
     end: int
@@ -122,25 +126,32 @@ class DocumentIndex:
         """(len(ids),) cosine between the question and each window, embedding only windows not seen before."""
         missing = [i for i in ids if i not in self.vectors]
         windows = [self.clean.text[slice(*self.window(i))] for i in missing]
-        if "passage" in getattr(encoder, "prefixes", {}):  # E5: "query: " before the question, "passage: " before text
+        # E5: "query: " before the question, "passage: " before text
+        if "passage" in getattr(encoder, "prefixes", {}):
             query = _unit(encoder.embed([question], kind="query"))[0]
-            self.vectors.update(zip(missing, _unit(encoder.embed(windows, kind="passage")) if windows else []))
+            self.vectors.update(
+                zip(missing, _unit(encoder.embed(windows, kind="passage")) if windows else [])
+            )
         else:
             vectors = _unit(encoder.embed([question] + windows))
             query = vectors[0]
             self.vectors.update(zip(missing, vectors[1:]))
         return np.stack([self.vectors[i] for i in ids]) @ query
 
-    def search(self, question: str, top_k: int = 3, encoder=None, shortlist: int = SHORTLIST) -> list[Passage]:
+    def search(
+        self, question: str, top_k: int = 3, encoder=None, shortlist: int = SHORTLIST
+    ) -> list[Passage]:
         """The ``top_k`` best non-overlapping windows for ``question``, best first.
 
-        BM25 ranks all windows; with an ``encoder`` its best ``shortlist`` windows are also ranked by cosine and
-        the two ranks fused (RRF). Without one, BM25's order stands.
+        BM25 ranks all windows; with an ``encoder`` its best ``shortlist`` windows are also ranked by cosine
+        and the two ranks fused (RRF). Without one, BM25's order stands.
         """
         if not self.sentences:
             return []
         scores = self.bm25_scores(question)
-        order = [int(i) for i in np.argsort(-scores, kind="stable")[: max(shortlist, top_k * WINDOW_SENTENCES)]]
+        order = [
+            int(i) for i in np.argsort(-scores, kind="stable")[: max(shortlist, top_k * WINDOW_SENTENCES)]
+        ]
         fused = {i: 1.0 / (RRF_K + rank) for rank, i in enumerate(order)}
         cosine = {}
         if encoder is not None:
@@ -152,21 +163,32 @@ class DocumentIndex:
             start, end = self.window(i)
             if any(start < p.end and p.start < end for p in passages):
                 continue
-            passages.append(Passage(start, end, self.clean.text[start:end], fused[i], float(scores[i]),
-                                    cosine.get(i), len(passages)))
+            passages.append(
+                Passage(
+                    start,
+                    end,
+                    self.clean.text[start:end],
+                    fused[i],
+                    float(scores[i]),
+                    cosine.get(i),
+                    len(passages),
+                )
+            )
             if len(passages) == top_k:
                 break
         return passages
 
     def sentence_at(self, position: int) -> tuple[int, int]:
-        """(start, end) of the sentence holding cleaned-text ``position`` (the nearest one before it otherwise)."""
+        """(start, end) of the sentence holding cleaned-text ``position`` (the nearest one before it
+        otherwise)."""
         starts = [s for s, _ in self.sentences]
         k = max(0, int(np.searchsorted(starts, position, side="right")) - 1)
         return self.sentences[k]
 
 
 def build_index(document: str, lang: str = "auto") -> DocumentIndex:
-    """Clean ``document``, split it into sentences and BM25-index its windows. ``lang``: "en", "zh" or "auto"."""
+    """Clean ``document``, split it into sentences and BM25-index its windows. ``lang``: "en", "zh" or
+    "auto"."""
     cleaned = clean(document)
     lang = detect_lang(cleaned.text) if lang == "auto" else lang
     sentences = split_sentences(cleaned.text)

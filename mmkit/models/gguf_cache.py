@@ -43,7 +43,8 @@ def cache_root() -> Path:
     return Path(base).expanduser() / "mmkit"
 
 
-# --- the verified cache folder --------------------------------------------------------------------------------
+# --- the verified cache folder
+# --------------------------------------------------------------------------------
 
 
 def _sha256(path: Path) -> str:
@@ -66,7 +67,11 @@ def write_manifest(folder: Path) -> None:
         files[path.relative_to(folder).as_posix()] = {"sha256": _sha256(path), "bytes": path.stat().st_size}
     import transformers
 
-    manifest = {"files": files, "transformers": transformers.__version__, "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    manifest = {
+        "files": files,
+        "transformers": transformers.__version__,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
     tmp = folder / (MANIFEST + ".tmp")
     with tmp.open("w") as f:
         json.dump(manifest, f, indent=1)
@@ -76,7 +81,8 @@ def write_manifest(folder: Path) -> None:
 
 
 def verify_cache(folder: Path) -> bool:
-    """True when ``folder`` has a readable manifest and every file it lists is present with the recorded sha256."""
+    """True when ``folder`` has a readable manifest and every file it lists is present with the recorded
+    sha256."""
     try:
         files = json.loads((folder / MANIFEST).read_text())["files"]
     except (OSError, ValueError, KeyError, TypeError):
@@ -123,30 +129,37 @@ def ensure_cached(folder: Path, build: Callable[[Path], None]) -> Path:
     return folder
 
 
-# --- GGUF -> transformers -------------------------------------------------------------------------------------
+# --- GGUF -> transformers
+# -------------------------------------------------------------------------------------
 
 
 def convert_gguf(gguf_file: Path, out: Path, dtype: torch.dtype = torch.float32) -> None:
-    """De-quantize a GGUF causal LM and its tokenizer into ``out`` (config.json, model.safetensors, tokenizer)."""
+    """De-quantize a GGUF causal LM and its tokenizer into ``out`` (config.json, model.safetensors,
+    tokenizer)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(gguf_file.parent, gguf_file=gguf_file.name)
     model = AutoModelForCausalLM.from_pretrained(gguf_file.parent, gguf_file=gguf_file.name, dtype=dtype)
-    # The weights are already plain `dtype` tensors, but transformers still tags the model as GGUF-quantized and
-    # refuses to save it ("not serializable"); dropping the tag leaves an ordinary model.
+    # The weights are already plain `dtype` tensors, but transformers still tags the model as GGUF-quantized
+    # and refuses to save it ("not serializable"); dropping the tag leaves an ordinary model.
     model.hf_quantizer.remove_quantization_config(model)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
 
 
 def load_cached_gguf(
-    folder: Path, make_gguf: Callable[[Path], Path], dtype: torch.dtype = torch.float32, note: str = "",
+    folder: Path,
+    make_gguf: Callable[[Path], Path],
+    dtype: torch.dtype = torch.float32,
+    note: str = "",
     bits: int | None = None,
 ):
-    """(model, tokenizer) from the verified cache ``folder``, converting ``make_gguf(workdir)`` into it if needed.
+    """(model, tokenizer) from the verified cache ``folder``, converting ``make_gguf(workdir)`` into it if
+    needed.
 
-    make_gguf returns the path of the GGUF file; a file it writes inside ``workdir`` is deleted after conversion.
-    bits=8 or 4 loads the cache folder through :func:`mmkit.quant.load_quantized` (a new copy, never shared).
+    make_gguf returns the path of the GGUF file; a file it writes inside ``workdir`` is deleted after
+    conversion. bits=8 or 4 loads the cache folder through :func:`mmkit.quant.load_quantized` (a new copy,
+    never shared).
     """
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -162,6 +175,8 @@ def load_cached_gguf(
     if bits is not None:
         from mmkit.quant import load_quantized
 
-        return load_quantized(folder, bits, model_class=AutoModelForCausalLM).eval(), AutoTokenizer.from_pretrained(folder)
+        return load_quantized(
+            folder, bits, model_class=AutoModelForCausalLM
+        ).eval(), AutoTokenizer.from_pretrained(folder)
     model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype).eval()
     return model, AutoTokenizer.from_pretrained(folder)

@@ -9,11 +9,12 @@
                        -> the LM's positions, causal blocks and LM head -> next-token logits (B, N + L, V)
 
 :class:`~mmkit.models.captioner.TinyCaptioner` cross-attends to the image from every decoder layer; here the
-language model is an unmodified :class:`~mmkit.nn.CausalLM` and the image reaches it only as N extra "words" at
-the start of the sequence, so the same LM, its generation loop and its KV cache serve text and image + text.
-Training is next-token cross-entropy on the caption only: the targets of image positions, of the prompt (the
-language token) and of padding are -100. ``train`` chooses what learns: the projector alone, the projector and
-LoRA adapters in the LM, or the projector and the whole LM; ``freeze_encoder`` keeps the image encoder fixed.
+language model is an unmodified :class:`~mmkit.nn.CausalLM` and the image reaches it only as N extra "words"
+at the start of the sequence, so the same LM, its generation loop and its KV cache serve text and image +
+text. Training is next-token cross-entropy on the caption only: the targets of image positions, of the prompt
+(the language token) and of padding are -100. ``train`` chooses what learns: the projector alone, the
+projector and LoRA adapters in the LM, or the projector and the whole LM; ``freeze_encoder`` keeps the image
+encoder fixed.
 """
 
 from __future__ import annotations
@@ -57,15 +58,17 @@ class PrefixVLM(nn.Module):
 
     Args:
         encoder: pixel_values (B, 3, S, S) -> cells (B, N, encoder_dim), as a Tensor or an
-            :class:`~mmkit.encoders.EncoderOutput` (its ``tokens``): e.g. :class:`~mmkit.encoders.PatchEncoder`
-            or the trained tiny-clip :class:`~mmkit.models.clip.ImageTower`.
+            :class:`~mmkit.encoders.EncoderOutput` (its ``tokens``): e.g.
+            :class:`~mmkit.encoders.PatchEncoder` or the trained tiny-clip
+            :class:`~mmkit.models.clip.ImageTower`.
         lm: the language model; its vocabulary is ``tokenizer``'s and ``max_len`` covers N + caption length.
-        tokenizer: a :class:`~mmkit.models.captioner.CaptionTokenizer`; the prompt is its ``<en>``/``<zh>`` token.
+        tokenizer: a :class:`~mmkit.models.captioner.CaptionTokenizer`; the prompt is its ``<en>``/``<zh>``
+        token.
         encoder_dim, image_size: width of the encoder's cells and the side S of the images it takes.
         projector: "linear" or "mlp" (see :func:`make_projector`).
         freeze_encoder: no gradient reaches the encoder, which also stays in eval mode.
-        train: "projector" (the LM is frozen), "projector+lora" (LoRA on the LM's q/v projections through peft,
-            the LM itself frozen) or "projector+lm" (the whole LM learns).
+        train: "projector" (the LM is frozen), "projector+lora" (LoRA on the LM's q/v projections through
+            peft, the LM itself frozen) or "projector+lm" (the whole LM learns).
     """
 
     def __init__(
@@ -119,8 +122,9 @@ class PrefixVLM(nn.Module):
         return self.projector(cells)
 
     def encode_captions(self, texts: list[str], lang: str = "en") -> tuple[Tensor, Tensor]:
-        """Captions -> input_ids (B, L) = [<lang>, words..., <eos>] right-padded with <pad>, and labels (B, L):
-        the same ids with the prompt (<lang>) and the padding set to -100, so only the caption is learned."""
+        """Captions -> input_ids (B, L) = [<lang>, words..., <eos>] right-padded with <pad>, and labels (B,
+        L): the same ids with the prompt (<lang>) and the padding set to -100, so only the caption is
+        learned."""
         input_ids, mask = self.tokenizer.batch(texts, [lang] * len(texts))
         labels = input_ids.masked_fill(mask == 0, IGNORE_INDEX)
         labels[:, 0] = IGNORE_INDEX
@@ -132,13 +136,16 @@ class PrefixVLM(nn.Module):
         offset = cache.seq_len if cache is not None else 0
         if offset + embeds.shape[1] > self.lm.config.max_len:
             raise InputError(
-                f"{offset + embeds.shape[1]} positions (image + text) exceed the LM's max_len={self.lm.config.max_len}"
+                f"{offset + embeds.shape[1]} positions (image + text) exceed the LM's "
+                f"max_len={self.lm.config.max_len}"
             )
         x = self.lm.drop(self.lm.pos_emb(embeds, offset=offset))
         # Right padding only: a pad comes after every real token, so causal attention alone keeps it unseen.
         return self.lm.lm_head(self.lm.blocks(x, is_causal=True, cache=cache))
 
-    def forward(self, pixel_values: Tensor, input_ids: Tensor, labels: Tensor | None = None) -> PrefixVLMOutput:
+    def forward(
+        self, pixel_values: Tensor, input_ids: Tensor, labels: Tensor | None = None
+    ) -> PrefixVLMOutput:
         """pixel_values (B, 3, S, S), input_ids (B, L), labels (B, L) with -100 where not scored (see
         :meth:`encode_captions`) -> logits (B, N + L, V) and, given labels, the mean next-token loss."""
         prefix = self.image_tokens(pixel_values)
@@ -155,9 +162,11 @@ class PrefixVLM(nn.Module):
         return causal_lm_loss(logits, torch.cat([ignored, labels], dim=1))
 
     @torch.no_grad()
-    def generate(self, images, lang: str = "en", max_new_tokens: int = 16, use_cache: bool = True) -> list[str]:
-        """PIL image(s) -> greedy captions. The prompt is the image tokens + <lang>; with ``use_cache`` they are
-        run through the LM once and each later step feeds only the newest token (B, 1)."""
+    def generate(
+        self, images, lang: str = "en", max_new_tokens: int = 16, use_cache: bool = True
+    ) -> list[str]:
+        """PIL image(s) -> greedy captions. The prompt is the image tokens + <lang>; with ``use_cache`` they
+        are run through the LM once and each later step feeds only the newest token (B, 1)."""
         was_training = self.training
         self.eval()
         pixel_values = self.preprocess(images).to(self.device)

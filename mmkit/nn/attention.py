@@ -2,9 +2,9 @@
 
     Attention(Q, K, V) = softmax(Q K^T / sqrt(d_k) + M) V
 
-Shapes: B batch, H heads, Lq query length, Lk key length, D model width, d_k = d_v = D / H per head.
-Two paths compute the same numbers: the explicit one above (it can return the attention weights) and PyTorch's
-fused kernel ``F.scaled_dot_product_attention`` (faster, no weights). ``tests/nn/test_attention.py`` checks that
+Shapes: B batch, H heads, Lq query length, Lk key length, D model width, d_k = d_v = D / H per head. Two paths
+compute the same numbers: the explicit one above (it can return the attention weights) and PyTorch's fused
+kernel ``F.scaled_dot_product_attention`` (faster, no weights). ``tests/nn/test_attention.py`` checks that
 both agree with each other and with ``nn.MultiheadAttention``.
 """
 
@@ -22,8 +22,8 @@ from mmkit.errors import InputError
 def causal_mask(lq: int, lk: int, device: torch.device | None = None) -> Tensor:
     """Bool (Lq, Lk) mask, True = may attend, aligned to the bottom right.
 
-    Query ``i`` sits at position ``Lk - Lq + i``, so it sees every key up to and including itself. With
-    ``Lq == Lk`` this is the usual lower triangle; with a cache (Lk > Lq) the new queries also see all the past.
+    Query ``i`` sits at position ``Lk - Lq + i``, so it sees every key up to and including itself. With ``Lq
+    == Lk`` this is the usual lower triangle; with a cache (Lk > Lq) the new queries also see all the past.
     """
     return torch.ones(lq, lk, dtype=torch.bool, device=device).tril(lk - lq)
 
@@ -60,7 +60,8 @@ def scaled_dot_product_attention(
         q: (B, H, Lq, d_k); k: (B, H, Lk, d_k); v: (B, H, Lk, d_v).
         mask: bool (True = may attend, as in ``F.scaled_dot_product_attention``) or additive float,
             broadcastable to (B, H, Lq, Lk).
-        is_causal: also block the future, aligned bottom-right (see :func:`causal_mask`); may be combined with mask.
+        is_causal: also block the future, aligned bottom-right (see :func:`causal_mask`); may be combined with
+        mask.
         need_weights: True runs the explicit maths and returns the weights; False runs PyTorch's fused kernel.
         scale: defaults to 1 / sqrt(d_k).
 
@@ -117,7 +118,8 @@ class KVCache:
 
     @property
     def seq_len(self) -> int:
-        """Number of positions already cached by self-attention (0 when empty): the offset of the next token."""
+        """Number of positions already cached by self-attention (0 when empty): the offset of the next
+        token."""
         return next(iter(self.self_attn.values()))[0].shape[2] if self.self_attn else 0
 
     def append(self, module: nn.Module, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
@@ -175,7 +177,8 @@ class MultiHeadAttention(nn.Module):
         return x.view(b, seq, self.n_heads, self.d_head).transpose(1, 2)
 
     def _sdpa_mask(self, key_padding_mask, attn_mask, b: int, lk: int, dtype) -> Tensor | None:
-        """Turn torch's nn.MultiheadAttention masks (True = BLOCKED) into one SDPA mask (True = may attend)."""
+        """Turn torch's nn.MultiheadAttention masks (True = BLOCKED) into one SDPA mask (True = may
+        attend)."""
         mask = None
         if key_padding_mask is not None:
             if key_padding_mask.shape != (b, lk):
@@ -209,9 +212,9 @@ class MultiHeadAttention(nn.Module):
         key=None means self-attention (key = value = query). value=None means value = key.
         key_padding_mask: (B, Lk), True = padding (ignored). attn_mask: (Lq, Lk), (B*H, Lq, Lk) or
         (B, H, Lq, Lk), bool True = blocked, or additive float. is_causal: query i sees keys <= i.
-        cache: a :class:`KVCache`. Self-attention (key=None; passing query as key too counts as cross-attention)
-        appends the new keys/values; cross-attention computes the memory's keys/values on the first call and reuses
-        them afterwards, ignoring the key/value passed later.
+        cache: a :class:`KVCache`. Self-attention (key=None; passing query as key too counts as
+        cross-attention) appends the new keys/values; cross-attention computes the memory's keys/values on the
+        first call and reuses them afterwards, ignoring the key/value passed later.
 
         Returns (output (B, Lq, D), weights): weights are None unless need_weights, then (B, Lq, Lk) averaged
         over heads or (B, H, Lq, Lk) with average_attn_weights=False (taken before dropout).
@@ -248,7 +251,8 @@ class MultiHeadAttention(nn.Module):
 
     @torch.no_grad()
     def load_torch_weights(self, mha: nn.MultiheadAttention) -> MultiHeadAttention:
-        """Copy the weights of a ``torch.nn.MultiheadAttention`` (packed or separate q/k/v) into this module."""
+        """Copy the weights of a ``torch.nn.MultiheadAttention`` (packed or separate q/k/v) into this
+        module."""
         if mha._qkv_same_embed_dim:
             wq, wk, wv = mha.in_proj_weight.chunk(3)
         else:

@@ -4,11 +4,11 @@ Attention is permutation-equivariant, so order has to be added to the tokens:
 
 - :class:`SinusoidalPositionalEncoding` (fixed): PE[p, 2i] = sin(p / 10000^(2i/D)), PE[p, 2i+1] = cos(same);
 - :class:`LearnedPositionalEmbedding`: one trained vector per position (GPT-2, BERT, ViT);
-- :class:`ModalityEmbedding`: one trained vector per modality, so a fused sequence of text, image and audio tokens
-  still says which is which.
+- :class:`ModalityEmbedding`: one trained vector per modality, so a fused sequence of text, image and audio
+  tokens still says which is which.
 
-``offset`` is the position of the first token of ``x``: with a :class:`~mmkit.nn.KVCache` the new tokens start at
-``cache.seq_len``, not at 0.
+``offset`` is the position of the first token of ``x``: with a :class:`~mmkit.nn.KVCache` the new tokens start
+at ``cache.seq_len``, not at 0.
 """
 
 from __future__ import annotations
@@ -60,7 +60,8 @@ class LearnedPositionalEmbedding(nn.Module):
         self.weight = nn.Parameter(torch.randn(max_len, d_model) * 0.02)
 
     def forward(self, x: Tensor, offset: int = 0, positions: Tensor | None = None) -> Tensor:
-        """positions: optional (B, N) LongTensor overriding ``offset``, e.g. to start each left-padded row at 0."""
+        """positions: optional (B, N) LongTensor overriding ``offset``, e.g. to start each left-padded row at
+        0."""
         if positions is None:
             _check_range(offset, x.shape[1], self.max_len)
             return x + self.weight[offset : offset + x.shape[1]]
@@ -70,7 +71,8 @@ class LearnedPositionalEmbedding(nn.Module):
 
 
 class ModalityEmbedding(nn.Module):
-    """x + W[modality]: the same trained vector added to every token of one modality. (B, N, D) -> (B, N, D)."""
+    """x + W[modality]: the same trained vector added to every token of one modality. (B, N, D) -> (B, N,
+    D)."""
 
     def __init__(self, num_modalities: int, d_model: int) -> None:
         super().__init__()

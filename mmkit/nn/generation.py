@@ -1,13 +1,15 @@
-"""Decoding strategies for any autoregressive model: greedy, sampling (temperature, top-k, top-p) and beam search.
+"""Decoding strategies for any autoregressive model: greedy, sampling (temperature, top-k, top-p) and beam
+search.
 
-The model is reached through one function, so a language model and a captioner (image memory + decoder) share the
+The model is reached through one function, so a language model and a captioner (image memory + decoder) share
+the
 exact same loop::
 
     def step_fn(ids: LongTensor, cache: KVCache | None) -> Tensor:   # logits (B, L, V)
         ...
 
-- With ``use_cache=True`` the loop creates a :class:`~mmkit.nn.KVCache` and calls ``step_fn`` first with the whole
-  prompt, then with only the newest token (B, 1); the step function forwards ``cache`` to its decoder.
+- With ``use_cache=True`` the loop creates a :class:`~mmkit.nn.KVCache` and calls ``step_fn`` first with the
+  whole prompt, then with only the newest token (B, 1); the step function forwards ``cache`` to its decoder.
 - With ``use_cache=False`` it calls ``step_fn(all_ids_so_far, None)`` every step.
 - Only the logits of the last position are used.
 - With ``num_beams=K`` the batch seen by ``step_fn`` has B*K rows, the K beams of example b being rows
@@ -43,7 +45,8 @@ def top_k_filter(logits: Tensor, k: int) -> Tensor:
 
 
 def top_p_filter(logits: Tensor, p: float) -> Tensor:
-    """Nucleus filter: keep the smallest set of most likely tokens whose probability reaches p. (B, V) -> (B, V)."""
+    """Nucleus filter: keep the smallest set of most likely tokens whose probability reaches p. (B, V) -> (B,
+    V)."""
     sorted_logits, order = torch.sort(logits, dim=-1, descending=True)
     probs = sorted_logits.softmax(dim=-1)
     # Drop a token when the more likely ones already reach p; the most likely token is always kept.
@@ -60,7 +63,8 @@ def next_token(
     top_p: float | None = None,
     generator: torch.Generator | None = None,
 ) -> Tensor:
-    """Pick one token per row from logits (B, V): argmax, or a sample from the filtered, tempered softmax. -> (B,)."""
+    """Pick one token per row from logits (B, V): argmax, or a sample from the filtered, tempered softmax. ->
+    (B,)."""
     if not do_sample:
         return logits.argmax(dim=-1)
     if temperature <= 0:
@@ -97,7 +101,8 @@ def generate(
     """Extend ``input_ids`` (B, L) by up to ``max_new_tokens`` tokens. -> (B, L + n), n <= max_new_tokens.
 
     A row that has produced ``eos_token_id`` is padded with it; the loop stops once every row has. Beam search
-    (``num_beams > 1``, deterministic) ranks finished hypotheses by sum of log-probs / n_generated**length_penalty.
+    (``num_beams > 1``, deterministic) ranks finished hypotheses by sum of log-probs /
+    n_generated**length_penalty.
     """
     if max_new_tokens < 1:
         return input_ids
@@ -157,8 +162,14 @@ def _beam_search(
         rows, toks, new_scores = [], [], []
         for i in range(b):
             candidates = zip(top_scores[i], top_beam[i], top_tok[i])
-            kept = _keep_beams(candidates, ids[i * k : (i + 1) * k], done[i], finished[i], eos_token_id,
-                               n_gen**length_penalty)
+            kept = _keep_beams(
+                candidates,
+                ids[i * k : (i + 1) * k],
+                done[i],
+                finished[i],
+                eos_token_id,
+                n_gen**length_penalty,
+            )
             for s, beam, tok in kept:
                 rows.append(i * k + beam)
                 toks.append(tok)
@@ -197,8 +208,9 @@ def _keep_beams(candidates, beams: Tensor, done: bool, finished: list, eos_token
     return kept
 
 
-def _best_hypotheses(finished: list, done: list[bool], scores: Tensor, beams: Tensor, norm: float,
-                     eos_token_id: int | None) -> Tensor:
+def _best_hypotheses(
+    finished: list, done: list[bool], scores: Tensor, beams: Tensor, norm: float, eos_token_id: int | None
+) -> Tensor:
     """The best sequence of each example, from its finished hypotheses and, unless it is done, its running
     beams (scores (B, K), beams (B, K, L), ``norm`` the length normaliser); padded with EOS (or 0).
     -> (B, L')."""

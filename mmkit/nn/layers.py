@@ -164,7 +164,8 @@ class TransformerDecoderLayer(nn.Module):
             average_attn_weights=False,
             cache=cache,
         )
-        if need_weights:  # a call without weights (another thread's generation step) leaves the last ones alone
+        # a call without weights (another thread's generation step) leaves the last ones alone
+        if need_weights:
             self.last_cross_attn_weights = weights
         return self.dropout2(out)
 
@@ -180,10 +181,10 @@ class TransformerDecoderLayer(nn.Module):
     ) -> Tensor:
         """x (B, L, D) target tokens; memory (B, M, memory_dim) encoder output.
 
-        tgt_key_padding_mask (B, L) / memory_key_padding_mask (B, M): True = padding. With a cache, x holds only
-        the new positions, tgt_key_padding_mask covers cached + new positions, and the memory's keys/values are
-        computed on the first call only. need_weights keeps cross-attention weights (B, H, L, M) on
-        ``self.last_cross_attn_weights`` until the next need_weights call.
+        tgt_key_padding_mask (B, L) / memory_key_padding_mask (B, M): True = padding. With a cache, x holds
+        only the new positions, tgt_key_padding_mask covers cached + new positions, and the memory's
+        keys/values are computed on the first call only. need_weights keeps cross-attention weights (B, H, L,
+        M) on ``self.last_cross_attn_weights`` until the next need_weights call.
         """
         if self.norm_first:
             x = x + self._sa(self.norm1(x), tgt_key_padding_mask, tgt_is_causal, cache)

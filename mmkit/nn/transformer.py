@@ -1,7 +1,8 @@
 """Stacks of layers: an encoder, a decoder with cross-attention, and a decoder-only causal language model.
 
-``CausalLM`` is GPT in miniature: token embedding + learned positions -> pre-norm causal blocks -> final LayerNorm
--> LM head (optionally tied to the token embedding). It saves and loads as ``config.json`` + ``model.safetensors``.
+``CausalLM`` is GPT in miniature: token embedding + learned positions -> pre-norm causal blocks -> final
+LayerNorm -> LM head (optionally tied to the token embedding). It saves and loads as ``config.json`` +
+``model.safetensors``.
 """
 
 from __future__ import annotations
@@ -61,7 +62,8 @@ class TransformerEncoder(nn.Module):
 
 
 class TransformerDecoder(nn.Module):
-    """num_layers decoder layers (causal self-attention + cross-attention over memory). (B, L, D) -> (B, L, D)."""
+    """num_layers decoder layers (causal self-attention + cross-attention over memory). (B, L, D) -> (B, L,
+    D)."""
 
     def __init__(
         self,
@@ -167,9 +169,9 @@ class CausalLM(nn.Module):
     ) -> Tensor:
         """input_ids (B, L) -> logits (B, L, V).
 
-        attention_mask (B, L_total), 1 = token, 0 = padding (the Hugging Face convention); with a cache it covers
-        cached + new positions. Positions count real tokens only, so a left-padded row starts at position 0.
-        With a cache, input_ids holds only the new tokens.
+        attention_mask (B, L_total), 1 = token, 0 = padding (the Hugging Face convention); with a cache it
+        covers cached + new positions. Positions count real tokens only, so a left-padded row starts at
+        position 0. With a cache, input_ids holds only the new tokens.
         """
         past = cache.seq_len if cache is not None else 0
         x = self.tok_emb(input_ids)
@@ -179,8 +181,8 @@ class CausalLM(nn.Module):
         else:
             if attention_mask.shape != (input_ids.shape[0], past + input_ids.shape[1]):
                 raise InputError(
-                    f"attention_mask must be (B, cached + new) = {(input_ids.shape[0], past + input_ids.shape[1])}, "
-                    f"got {tuple(attention_mask.shape)}"
+                    "attention_mask must be (B, cached + new) = "
+                    f"{(input_ids.shape[0], past + input_ids.shape[1])}, got {tuple(attention_mask.shape)}"
                 )
             positions = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)[:, past:]
             x = self.pos_emb(x, positions=positions)
@@ -204,7 +206,8 @@ class CausalLM(nn.Module):
         attention_mask: Tensor | None = None,
         length_penalty: float = 1.0,
     ) -> Tensor:
-        """Continue input_ids (B, L) -> (B, L + n), n <= max_new_tokens; see :func:`mmkit.nn.generation.generate`.
+        """Continue input_ids (B, L) -> (B, L + n), n <= max_new_tokens; see
+        :func:`mmkit.nn.generation.generate`.
 
         attention_mask (B, L) marks left padding (0) for prompts of different lengths.
         """

@@ -1,6 +1,6 @@
-"""Training: one accelerate loop for every model (:func:`train`), ``transformers.Trainer`` for Hugging Face models
-(:func:`train_hf`), :func:`fit` (the course's call: prepared tensors in, a table of epochs out), and LoRA through
-peft (:func:`apply_lora`), all configured by one :class:`TrainConfig`."""
+"""Training: one accelerate loop for every model (:func:`train`), ``transformers.Trainer`` for Hugging Face
+models (:func:`train_hf`), :func:`fit` (the course's call: prepared tensors in, a table of epochs out), and
+LoRA through peft (:func:`apply_lora`), all configured by one :class:`TrainConfig`."""
 
 from mmkit.training.fit import cross_entropy, fit
 from mmkit.training.hf import train_hf

@@ -1,7 +1,7 @@
 """Fine-tuning Hugging Face models with ``transformers.Trainer``, driven by the same :class:`TrainConfig`.
 
-For a ``*ForSequenceClassification`` model and a tokenizer this is the short path: text in, a trained model out,
-with the metrics of :mod:`mmkit.metrics`. The Trainer itself runs on accelerate, so the behaviour matches
+For a ``*ForSequenceClassification`` model and a tokenizer this is the short path: text in, a trained model
+out, with the metrics of :mod:`mmkit.metrics`. The Trainer itself runs on accelerate, so the behaviour matches
 :func:`mmkit.training.train` (AdamW, warmup + cosine, clipping, accumulation, mixed precision).
 """
 
@@ -27,7 +27,9 @@ def _as_tokenized(dataset, tokenizer, text_column: str, max_length: int | None):
     if columns is None or "input_ids" in columns:
         return dataset
     if text_column not in columns:
-        raise InputError(f"The dataset has neither 'input_ids' nor a {text_column!r} column (it has {columns}).")
+        raise InputError(
+            f"The dataset has neither 'input_ids' nor a {text_column!r} column (it has {columns})."
+        )
     return dataset.map(
         lambda rows: tokenizer(rows[text_column], truncation=True, max_length=max_length), batched=True
     )
@@ -116,11 +118,13 @@ def train_hf(
     Args:
         model: e.g. ``AutoModelForSequenceClassification.from_pretrained(path, num_labels=C)``.
         tokenizer: its tokenizer; pads batches (``DataCollatorWithPadding``) and tokenizes raw text.
-        train_dataset, eval_dataset: ``datasets.Dataset`` or lists of dicts with ``labels`` (or ``label``) and either
-            ``input_ids`` or a ``text_column`` to tokenize (truncated to ``max_length``).
-        compute_metrics: ``EvalPrediction -> dict``; default accuracy and macro P/R/F1 from argmax of the logits.
+        train_dataset, eval_dataset: ``datasets.Dataset`` or lists of dicts with ``labels`` (or ``label``) and
+            either ``input_ids`` or a ``text_column`` to tokenize (truncated to ``max_length``).
+        compute_metrics: ``EvalPrediction -> dict``; default accuracy and macro P/R/F1 from argmax of the
+        logits.
     Returns:
-        history, one dict per epoch: ``epoch``, ``train_loss``, ``lr``, ``eval_*``, ``time_s`` (training only).
+        history, one dict per epoch: ``epoch``, ``train_loss``, ``lr``, ``eval_*``, ``time_s`` (training
+        only).
     """
     from transformers import DataCollatorWithPadding, Trainer
 

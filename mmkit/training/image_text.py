@@ -1,12 +1,13 @@
-"""Recipes that reproduce the shipped TinyClips and TinyCaptioner from scratch on rendered emoji, then score them.
+"""Recipes that reproduce the shipped TinyClips and TinyCaptioner from scratch on rendered emoji, then score
+them.
 
 ``python -m mmkit.training.recipes tiny-clip`` (then ``tiny-captioner``) calls :func:`train_tiny_clip` and
 :func:`train_tiny_captioner`; ``tiny-clip-e5`` calls :func:`train_tiny_clip_e5` (the same recipe, aligned to
-multilingual-e5-small with English and Chinese captions). Both train with :func:`mmkit.training.train` for a fixed
-number of steps (a step
-budget, unlike a time budget, gives the same weights on a fast or a slow machine), evaluate on glyphs the model saw
-under new augmentations and on glyphs it never saw, and write the weights, ``metrics.json`` and the metrics table
-of the model card (between ``<!-- metrics -->`` markers in ``README.md``) into ``out_dir``.
+multilingual-e5-small with English and Chinese captions). Both train with :func:`mmkit.training.train` for a
+fixed number of steps (a step budget, unlike a time budget, gives the same weights on a fast or a slow
+machine), evaluate on glyphs the model saw under new augmentations and on glyphs it never saw, and write the
+weights, ``metrics.json`` and the metrics table of the model card (between ``<!-- metrics -->`` markers in
+``README.md``) into ``out_dir``.
 """
 
 from __future__ import annotations
@@ -33,11 +34,13 @@ from mmkit.training.loop import TrainConfig, train
 CLIP_DIR, CAPTIONER_DIR = weights_dir("tiny-clip"), weights_dir("tiny-captioner")
 CLIP_E5_DIR = weights_dir("tiny-clip-e5")
 EVAL_SEED = 10_000  # evaluation images use seeds training never uses (training: seed 0)
-AUGMENT = 0.5  # augmentation strength of training and of the "new augmentations" evaluation (see EmojiImageText)
+# augmentation strength of training and of the "new augmentations" evaluation (see EmojiImageText)
+AUGMENT = 0.5
 _MARKERS = re.compile(r"<!-- metrics -->.*<!-- /metrics -->", re.S)
 
 
-# --- TinyClip ---------------------------------------------------------------------------------------------------
+# --- TinyClip
+# ---------------------------------------------------------------------------------------------------
 
 
 def _loader(data, batch_size: int, collate) -> DataLoader:
@@ -94,8 +97,14 @@ def train_tiny_clip(
     torch.manual_seed(seed)
     model = TinyClip(config or TinyClipConfig())
     data = EmojiImageText(
-        "seen", size=model.config.image_size, length=steps * batch_size, composite_prob=composite_prob,
-        seed=seed, skin_tones=model.config.skin_tones, strength=strength, composites=composites,
+        "seen",
+        size=model.config.image_size,
+        length=steps * batch_size,
+        composite_prob=composite_prob,
+        seed=seed,
+        skin_tones=model.config.skin_tones,
+        strength=strength,
+        composites=composites,
     )
     # LiT: the text tower is frozen, so every caption is embedded once, before training.
     langs = model.config.languages
@@ -106,12 +115,20 @@ def train_tiny_clip(
     def collate(samples):
         rows = [[row[getattr(s, lang)] for lang in langs] for s in samples]
         emb = text_emb[rows]  # (B, L, 384): one caption per language
-        return {"pixel_values": model.preprocess([s.image for s in samples]),
-                "text_emb": emb[:, 0] if len(langs) == 1 else emb}
+        return {
+            "pixel_values": model.preprocess([s.image for s in samples]),
+            "text_emb": emb[:, 0] if len(langs) == 1 else emb,
+        }
 
     recipe = TrainConfig(
-        epochs=1, lr=lr, batch_size=batch_size, weight_decay=0.05, warmup_ratio=0.05, seed=seed,
-        mixed_precision="bf16",  # autocast: these convolutions ran ~2x faster than float32 on an AVX512-BF16 CPU
+        epochs=1,
+        lr=lr,
+        batch_size=batch_size,
+        weight_decay=0.05,
+        warmup_ratio=0.05,
+        seed=seed,
+        # autocast: these convolutions ran ~2x faster than float32 on an AVX512-BF16 CPU
+        mixed_precision="bf16",
     )
     train(model, _loader(data, batch_size, collate), config=recipe, loss_fn=lambda m, b: m.loss(**b))
     minutes = (time.perf_counter() - started) / 60
@@ -119,8 +136,15 @@ def train_tiny_clip(
         **evaluate_clip(model, strength=strength),
         "train_minutes": round(minutes, 1),
         "train_images": steps * batch_size,
-        "recipe": {"steps": steps, "batch_size": batch_size, "lr": lr, "strength": strength,
-                   "composite_prob": composite_prob, "composites": composites, "seed": seed},
+        "recipe": {
+            "steps": steps,
+            "batch_size": batch_size,
+            "lr": lr,
+            "strength": strength,
+            "composite_prob": composite_prob,
+            "composites": composites,
+            "seed": seed,
+        },
     }
     model.save_pretrained(out_dir)
     write_metrics(out_dir, metrics, clip_table(metrics, langs))
@@ -173,10 +197,20 @@ def evaluate_clip(
     n = len(held)
     held.length = views * n  # sample i shows glyph ids[i % n]: the views of query q are q, q + n, q + 2n
     images = [held[i].image for i in range(views * n)]
-    score("held_out", [held.glyphs[g] for g in held.ids], images, [list(range(q, views * n, n)) for q in range(n)])
+    score(
+        "held_out",
+        [held.glyphs[g] for g in held.ids],
+        images,
+        [list(range(q, views * n, n)) for q in range(n)],
+    )
 
     comp = EmojiImageText(
-        "seen", size=size, seed=EVAL_SEED + 2, skin_tones=skin, length=n_seen // 2, composite_prob=1.0,
+        "seen",
+        size=size,
+        seed=EVAL_SEED + 2,
+        skin_tones=skin,
+        length=n_seen // 2,
+        composite_prob=1.0,
         strength=strength,
     )
     pairs = [comp[i] for i in range(len(comp))]
@@ -195,7 +229,8 @@ CLIP_ROWS = {
 
 
 def clip_table(m: dict, langs=("en",)) -> str:
-    """The card's table: one row per evaluation set, or per set and query language when ``langs`` has several."""
+    """The card's table: one row per evaluation set, or per set and query language when ``langs`` has
+    several."""
     lines = ["| text -> image | gallery | R@1 | R@5 | R@10 |", "|---|---|---|---|---|"]
     if len(langs) > 1:
         lines = ["| text -> image | query | gallery | R@1 | R@5 | R@10 |", "|---|---|---|---|---|---|"]
@@ -207,14 +242,17 @@ def clip_table(m: dict, langs=("en",)) -> str:
     return "\n".join(lines)
 
 
-# --- TinyCaptioner ----------------------------------------------------------------------------------------------
+# --- TinyCaptioner
+# ----------------------------------------------------------------------------------------------
 
 
 def build_tokenizer(skin_tones: bool = False) -> CaptionTokenizer:
-    """Vocabulary of every glyph name (held-out ones too, so their captions can at least be written) and of the
-    composite templates."""
+    """Vocabulary of every glyph name (held-out ones too, so their captions can at least be written) and of
+    the composite templates."""
     glyphs = load_glyphs(skin_tones)
-    templates = [composite_caption(names, lang) for names in (["x", "y"], ["x", "y", "z"]) for lang in ("en", "zh")]
+    templates = [
+        composite_caption(names, lang) for names in (["x", "y"], ["x", "y", "z"]) for lang in ("en", "zh")
+    ]
     en = [g.en for g in glyphs] + templates[0::2] + ["an x"]
     zh = [g.zh for g in glyphs] + templates[1::2]
     return CaptionTokenizer.build(en, zh)
@@ -232,12 +270,13 @@ def train_tiny_captioner(
     freeze_tower: bool = False,
     config: TinyCaptionerConfig | None = None,
 ) -> dict:
-    """Train the decoder (and, unless frozen, the image tower) to write English and Chinese names, then evaluate.
+    """Train the decoder (and, unless frozen, the image tower) to write English and Chinese names, then
+    evaluate.
 
-    init_from: a TinyClip folder whose image tower starts (and, with ``freeze_tower``, stays) as the captioner's
-    encoder, as BLIP-2 and ClipCap reuse a contrastive image encoder; its config decides the tower's shape.
-    None trains the tower from scratch with ``config``.
-    Every image is captioned in both languages in the same step (one image encoding, two captions).
+    init_from: a TinyClip folder whose image tower starts (and, with ``freeze_tower``, stays) as the
+    captioner's encoder, as BLIP-2 and ClipCap reuse a contrastive image encoder; its config decides the
+    tower's shape. None trains the tower from scratch with ``config``. Every image is captioned in both
+    languages in the same step (one image encoding, two captions).
     """
     started = time.perf_counter()
     torch.manual_seed(seed)
@@ -253,17 +292,31 @@ def train_tiny_captioner(
         model.tower.load_state_dict(clip.tower.state_dict())
         model.tower.requires_grad_(not freeze_tower)
     data = EmojiImageText(
-        "seen", size=config.image_size, length=steps * batch_size, composite_prob=composite_prob, seed=seed,
-        skin_tones=config.skin_tones, strength=strength,
+        "seen",
+        size=config.image_size,
+        length=steps * batch_size,
+        composite_prob=composite_prob,
+        seed=seed,
+        skin_tones=config.skin_tones,
+        strength=strength,
     )
 
     def collate(samples):
         texts = [text for s in samples for text in (s.en, s.zh)]  # rows 2b, 2b+1 belong to image b
         ids, mask = tokenizer.batch(texts, ["en", "zh"] * len(samples))
-        return {"pixel_values": model.preprocess([s.image for s in samples]), "input_ids": ids, "attention_mask": mask}
+        return {
+            "pixel_values": model.preprocess([s.image for s in samples]),
+            "input_ids": ids,
+            "attention_mask": mask,
+        }
 
     recipe = TrainConfig(
-        epochs=1, lr=lr, batch_size=batch_size, weight_decay=0.05, warmup_ratio=0.05, seed=seed,
+        epochs=1,
+        lr=lr,
+        batch_size=batch_size,
+        weight_decay=0.05,
+        warmup_ratio=0.05,
+        seed=seed,
         mixed_precision="bf16",
     )
     train(model, _loader(data, batch_size, collate), config=recipe, loss_fn=lambda m, b: m.loss(**b))
@@ -272,9 +325,16 @@ def train_tiny_captioner(
         **evaluate_captioner(model, strength=strength),
         "train_minutes": round(minutes, 1),
         "train_images": steps * batch_size,
-        "recipe": {"steps": steps, "batch_size": batch_size, "lr": lr, "strength": strength,
-                   "composite_prob": composite_prob, "seed": seed, "freeze_tower": freeze_tower,
-                   "init_from": None if init_from is None else Path(init_from).name},
+        "recipe": {
+            "steps": steps,
+            "batch_size": batch_size,
+            "lr": lr,
+            "strength": strength,
+            "composite_prob": composite_prob,
+            "seed": seed,
+            "freeze_tower": freeze_tower,
+            "init_from": None if init_from is None else Path(init_from).name,
+        },
     }
     model.save_pretrained(out_dir)
     write_metrics(out_dir, metrics, captioner_table(metrics))
@@ -338,11 +398,13 @@ def captioner_table(m: dict) -> str:
     return "\n".join(lines)
 
 
-# --- the card ---------------------------------------------------------------------------------------------------
+# --- the card
+# ---------------------------------------------------------------------------------------------------
 
 
 def write_metrics(out_dir: str | Path, metrics: dict, table: str) -> None:
-    """metrics.json, and the table between the ``<!-- metrics -->`` markers of README.md (created if absent)."""
+    """metrics.json, and the table between the ``<!-- metrics -->`` markers of README.md (created if
+    absent)."""
     out_dir = Path(out_dir)
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     block = (
@@ -350,5 +412,9 @@ def write_metrics(out_dir: str | Path, metrics: dict, table: str) -> None:
         f"{metrics['train_minutes']} min on the machine that ran it.\n<!-- /metrics -->"
     )
     card = out_dir / "README.md"
-    text = card.read_text() if card.is_file() else f"# {out_dir.name}\n\n## Metrics\n\n<!-- metrics --><!-- /metrics -->\n"
+    text = (
+        card.read_text()
+        if card.is_file()
+        else f"# {out_dir.name}\n\n## Metrics\n\n<!-- metrics --><!-- /metrics -->\n"
+    )
     card.write_text(_MARKERS.sub(lambda _: block, text))

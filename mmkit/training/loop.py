@@ -30,14 +30,15 @@ STATE_FILE = "mmkit_state.json"
 class TrainConfig:
     """Hyper-parameters shared by :func:`train` and :func:`train_hf`.
 
-    ``batch_size`` is per process: under ``accelerate launch --num_processes N`` one optimizer step sees
-    ``N * batch_size * grad_accum_steps`` examples. ``warmup_ratio`` is the fraction of optimizer steps spent
-    warming up before the cosine decay. ``mixed_precision`` is "no", "bf16" or "fp16" (autocast; bf16 also works
-    on CPU). ``max_grad_norm=None`` turns clipping off; ``eval_every_epoch=False`` evaluates after the last epoch
-    only. With ``output_dir`` set, a checkpoint is written after every epoch (``checkpoint-epoch{k}/``: weights as
-    ``model.safetensors`` unless ``save_safetensors=False``) and the final model to ``model/``. ``optimizer`` is
-    "adamw" or "sgd" (plain, no momentum: each update is exactly -lr * gradient). ``progress=False`` shows no
-    progress bar and prints no per-epoch line (a notebook that stores its outputs wants only the returned history).
+    ``batch_size`` is per process: under ``accelerate launch --num_processes N`` one optimizer step sees ``N *
+    batch_size * grad_accum_steps`` examples. ``warmup_ratio`` is the fraction of optimizer steps spent
+    warming up before the cosine decay. ``mixed_precision`` is "no", "bf16" or "fp16" (autocast; bf16 also
+    works on CPU). ``max_grad_norm=None`` turns clipping off; ``eval_every_epoch=False`` evaluates after the
+    last epoch only. With ``output_dir`` set, a checkpoint is written after every epoch
+    (``checkpoint-epoch{k}/``: weights as ``model.safetensors`` unless ``save_safetensors=False``) and the
+    final model to ``model/``. ``optimizer`` is "adamw" or "sgd" (plain, no momentum: each update is exactly
+    -lr * gradient). ``progress=False`` shows no progress bar and prints no per-epoch line (a notebook that
+    stores its outputs wants only the returned history).
     """
 
     epochs: int = 3
@@ -67,9 +68,10 @@ class TrainConfig:
             raise InputError("epochs, batch_size and grad_accum_steps must all be at least 1.")
 
 
-# --- how a batch meets a model --------------------------------------------------------------------------------
-# A batch is either a dict (keyword arguments, Hugging Face style, labels under "labels") or a tuple
-# (inputs..., labels), as a TensorDataset yields.
+# --- how a batch meets a model
+# -------------------------------------------------------------------------------- A batch is either a dict
+# (keyword arguments, Hugging Face style, labels under "labels") or a tuple (inputs..., labels), as a
+# TensorDataset yields.
 
 
 def _forward(model: nn.Module, batch):
@@ -107,11 +109,13 @@ def default_loss(model: nn.Module, batch) -> torch.Tensor:
 
 
 def classification_eval(logits: np.ndarray, labels: np.ndarray) -> dict[str, float]:
-    """An ``eval_fn``: accuracy and macro precision/recall/F1 of ``argmax`` over (N, C) logits against (N,) labels."""
+    """An ``eval_fn``: accuracy and macro precision/recall/F1 of ``argmax`` over (N, C) logits against (N,)
+    labels."""
     return classification_report(labels, np.asarray(logits).argmax(axis=-1))
 
 
-# --- the loop -------------------------------------------------------------------------------------------------
+# --- the loop
+# -------------------------------------------------------------------------------------------------
 
 
 def _accelerator(config: TrainConfig):
@@ -130,8 +134,8 @@ def _accelerator(config: TrainConfig):
     except ValueError as err:
         if "already been initialized" not in str(err):
             raise
-        # AcceleratorState is a per-process singleton that refuses a second precision (a notebook comparing fp32
-        # and bf16). Forgetting it is safe: the process group lives in PartialState, which is kept.
+        # AcceleratorState is a per-process singleton that refuses a second precision (a notebook comparing
+        # fp32 and bf16). Forgetting it is safe: the process group lives in PartialState, which is kept.
         AcceleratorState._reset_state()
         return Accelerator(**kwargs)
 
@@ -192,7 +196,8 @@ def _evaluate(model, loader, accelerator, loss_fn, eval_fn) -> dict[str, float]:
 
 
 def _save_checkpoint(accelerator, path: Path, epoch: int, history: list[dict], config: TrainConfig) -> None:
-    """Model (``model.safetensors``), optimizer, scheduler and RNG states via accelerate; epoch, history, config."""
+    """Model (``model.safetensors``), optimizer, scheduler and RNG states via accelerate; epoch, history,
+    config."""
     accelerator.save_state(str(path), safe_serialization=config.save_safetensors)
     if accelerator.is_main_process:
         state = {"epoch": epoch, "history": history, "config": asdict(config)}
@@ -236,8 +241,12 @@ def _train_epoch(
     loader.set_epoch(epoch)
     loss_sum = torch.zeros((), device=accelerator.device)
     batches = 0
-    bar = tqdm(loader, desc=f"epoch {epoch + 1}/{config.epochs}", leave=False,
-               disable=not (config.progress and accelerator.is_local_main_process))
+    bar = tqdm(
+        loader,
+        desc=f"epoch {epoch + 1}/{config.epochs}",
+        leave=False,
+        disable=not (config.progress and accelerator.is_local_main_process),
+    )
     for batch in bar:
         with accelerator.accumulate(model):
             loss = loss_of(model, batch)
@@ -268,13 +277,15 @@ def train(
     """Train ``model`` in place with AdamW (or SGD) and a warmup + cosine learning-rate schedule.
 
     Args:
-        train_data, eval_data: a map-style Dataset (batched here with ``config.batch_size`` and ``collate_fn``) or
-            a DataLoader. Batches are dicts (passed as ``model(**batch)``) or tuples ``(inputs..., labels)``.
+        train_data, eval_data: a map-style Dataset (batched here with ``config.batch_size`` and
+            ``collate_fn``) or a DataLoader. Batches are dicts (passed as ``model(**batch)``) or tuples
+            ``(inputs..., labels)``.
         loss_fn: ``loss_fn(model, batch) -> scalar``; default ``model(**batch).loss``.
-        eval_fn: ``eval_fn(logits (N, ...), labels (N,)) -> {name: value}`` on the whole gathered evaluation set,
-            e.g. :func:`classification_eval`. The logits are the model output (or its ``.logits``) on the inputs.
-        resume_from: a ``checkpoint-epoch{k}`` folder written by an earlier call with the same config; training
-            continues at epoch k+1 with model, optimizer, scheduler and RNG states restored.
+        eval_fn: ``eval_fn(logits (N, ...), labels (N,)) -> {name: value}`` on the whole gathered evaluation
+            set, e.g. :func:`classification_eval`. The logits are the model output (or its ``.logits``) on the
+            inputs.
+        resume_from: a ``checkpoint-epoch{k}`` folder written by an earlier call with the same config;
+            training continues at epoch k+1 with model, optimizer, scheduler and RNG states restored.
     Returns:
         history, one dict per epoch: ``epoch``, ``train_loss``, ``lr``, ``eval_*`` metrics, ``time_s``.
     """
@@ -307,10 +318,13 @@ def train(
         record["time_s"] = time.perf_counter() - started
         history.append(record)
         if config.progress:
-            accelerator.print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                                       for k, v in record.items()))
+            accelerator.print(
+                " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items())
+            )
         if output_dir is not None:
-            _save_checkpoint(accelerator, output_dir / f"checkpoint-epoch{epoch + 1}", epoch + 1, history, config)
+            _save_checkpoint(
+                accelerator, output_dir / f"checkpoint-epoch{epoch + 1}", epoch + 1, history, config
+            )
 
     if output_dir is not None:
         _save_model(accelerator, model, output_dir / "model", config.save_safetensors)

@@ -1,9 +1,9 @@
 """LoRA through ``peft``: freeze the model, learn W + (alpha/r)·B·A in chosen Linear layers.
 
 A is (r, d_in), B is (d_out, r) and starts at zero, so the adapted model starts out equal to the original and
-only r·(d_in + d_out) numbers per layer are trained. peft handles both Hugging Face models (the targets for each
-architecture are known, e.g. ``query``/``value`` for BERT) and any ``nn.Module`` with ``nn.Linear`` children
-(mmkit's own attention names them ``q_proj``/``k_proj``/``v_proj``/``out_proj``).
+only r·(d_in + d_out) numbers per layer are trained. peft handles both Hugging Face models (the targets for
+each architecture are known, e.g. ``query``/``value`` for BERT) and any ``nn.Module`` with ``nn.Linear``
+children (mmkit's own attention names them ``q_proj``/``k_proj``/``v_proj``/``out_proj``).
 """
 
 from __future__ import annotations
@@ -48,8 +48,9 @@ def apply_lora(
     Args:
         target_modules: names (suffixes) of the ``nn.Linear`` layers to adapt. Default: peft's choice for the
             Hugging Face architecture, or ``("q_proj", "v_proj")`` for other modules, as in the LoRA paper.
-        modules_to_save: layers trained in full beside the adapters, e.g. ``["head"]`` for a fresh classifier on
-            an own model. For HF ``*ForSequenceClassification`` models the classifier is kept trainable already.
+        modules_to_save: layers trained in full beside the adapters, e.g. ``["head"]`` for a fresh classifier
+            on an own model. For HF ``*ForSequenceClassification`` models the classifier is kept trainable
+            already.
     Returns:
         the ``PeftModel``; the original model is modified in place (frozen, adapters inserted).
     """
@@ -66,7 +67,8 @@ def apply_lora(
             linears = [n for n, m in model.named_modules() if isinstance(m, nn.Linear)]
             if not any(n.split(".")[-1] in target_modules for n in linears):
                 raise InputError(
-                    f"No nn.Linear named {list(target_modules)} in this model; pass target_modules= from {linears}."
+                    f"No nn.Linear named {list(target_modules)} in this model; pass target_modules= from "
+                    f"{linears}."
                 )
     config = LoraConfig(
         r=r,

@@ -1,7 +1,7 @@
 """``python -m mmkit.training.recipes NAME``: train an embedded model into ``mmkit/weights/NAME/``.
 
-Each trainable model is one line in ``TRAINERS``: its name and ``"module:function"``, a function that takes the
-output folder, saves weights, config and card there, and returns its metrics (a dict).
+Each trainable model is one line in ``TRAINERS``: its name and ``"module:function"``, a function that takes
+the output folder, saves weights, config and card there, and returns its metrics (a dict).
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ TRAINERS = {
 
 
 def run(name: str, out_dir: str | Path | None = None) -> dict:
-    """Train ``name`` into ``out_dir`` (default ``mmkit/weights/<name>``, shipped in the wheel) and return its metrics."""
+    """Train ``name`` into ``out_dir`` (default ``mmkit/weights/<name>``, shipped in the wheel) and return its
+    metrics."""
     if name not in TRAINERS:
         raise InputError(f"no trainer for {name!r}; trainable models: {', '.join(TRAINERS)}")
     module, function = TRAINERS[name].split(":")

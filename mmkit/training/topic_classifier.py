@@ -39,8 +39,12 @@ def fit_head(train_x: Tensor, train_y: Tensor, num_labels: int, epochs: int = 40
     torch.manual_seed(seed)
     head = nn.Linear(train_x.shape[1], num_labels)
     config = TrainConfig(epochs=epochs, lr=1e-2, batch_size=64, weight_decay=0.0, seed=seed)
-    train(head, TensorDataset(train_x, train_y), config=config,
-          loss_fn=lambda model, batch: F.cross_entropy(model(batch[0]), batch[1]))
+    train(
+        head,
+        TensorDataset(train_x, train_y),
+        config=config,
+        loss_fn=lambda model, batch: F.cross_entropy(model(batch[0]), batch[1]),
+    )
     return head.eval()
 
 
@@ -56,8 +60,13 @@ def fit_ngram(
     train_config = TrainConfig(
         epochs=epochs, lr=1e-2, batch_size=32, weight_decay=0.0, max_grad_norm=None, seed=seed
     )
-    train(model, list(zip(texts, labels)), config=train_config, collate_fn=_ngram_collate(model),
-          loss_fn=lambda m, batch: F.cross_entropy(m(batch[0], batch[1]), batch[2]))
+    train(
+        model,
+        list(zip(texts, labels)),
+        config=train_config,
+        collate_fn=_ngram_collate(model),
+        loss_fn=lambda m, batch: F.cross_entropy(m(batch[0], batch[1]), batch[2]),
+    )
     return model.eval()
 
 
@@ -98,26 +107,39 @@ def train_topic_classifier(out_dir: Path, seed: int = 0) -> dict:
         print(f"[{lang}] e5 head and char n-gram model ...", flush=True)
         ngram = fit_ngram(data["train", lang]["text"], data["train", lang]["label"], config, seed=seed)
         own = fit_head(x["train", lang], y["train", lang], len(TOPICS), seed=seed)
-        trained.update({("e5 joint head", lang): joint, ("e5 head per language", lang): own,
-                        ("char n-grams", lang): ngram})
+        trained.update(
+            {
+                ("e5 joint head", lang): joint,
+                ("e5 head per language", lang): own,
+                ("char n-grams", lang): ngram,
+            }
+        )
         ngram_inputs = ngram.featurize(data["test", lang]["text"])
         with torch.no_grad():
             for route in ROUTES:
                 inputs = ngram_inputs if route == "char n-grams" else (x["test", lang],)
                 pred = trained[route, lang](*inputs).argmax(-1)
                 routes[route][lang] = classification_report(y["test", lang].numpy(), pred.numpy())
-    layouts = {name: sum(routes[r][lang]["accuracy"] for lang, r in layout.items()) / len(layout)
-               for name, layout in LAYOUTS.items()}
+    layouts = {
+        name: sum(routes[r][lang]["accuracy"] for lang, r in layout.items()) / len(layout)
+        for name, layout in LAYOUTS.items()
+    }
     chosen = max(layouts, key=layouts.get)  # max keeps the first of equal values
     config.routes = {lang: _part(route, lang) for lang, route in LAYOUTS[chosen].items()}
     model = TopicClassifier(config, encoder=encoder)
     for lang, route in LAYOUTS[chosen].items():
         getattr(model, _part(route, lang)).load_state_dict(trained[route, lang].state_dict())
     model.save_pretrained(out_dir)
-    metrics = {**measure_saved(out_dir, encoder), "routes": routes, "layouts": layouts, "layout": chosen,
-               "encoder": config.encoder,
-               "train_sentences": {lang: len(data["train", lang]) for lang in LANGS}, "seed": seed,
-               "train_time_s": round(time.perf_counter() - started, 1)}
+    metrics = {
+        **measure_saved(out_dir, encoder),
+        "routes": routes,
+        "layouts": layouts,
+        "layout": chosen,
+        "encoder": config.encoder,
+        "train_sentences": {lang: len(data["train", lang]) for lang in LANGS},
+        "seed": seed,
+        "train_time_s": round(time.perf_counter() - started, 1),
+    }
     (Path(out_dir) / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
     (Path(out_dir) / "README.md").write_text(_card(metrics), encoding="utf-8")
     return metrics
@@ -148,13 +170,26 @@ def _card(metrics: dict) -> str:
     layouts = "\n".join(f"| {name} | {100 * acc:.1f}% |" for name, acc in metrics["layouts"].items())
     test, blind = metrics["test"], metrics["blind"]
     return template.format(
-        en_acc=pct(test["en"]), zh_acc=pct(test["zh"]), en_f1=f"{test['en']['f1']:.3f}",
-        zh_f1=f"{test['zh']['f1']:.3f}", en_n=test["en"]["n"], zh_n=test["zh"]["n"],
-        blind_en_acc=pct(blind["en"]), blind_zh_acc=pct(blind["zh"]), blind_en_f1=f"{blind['en']['f1']:.3f}",
-        blind_zh_f1=f"{blind['zh']['f1']:.3f}", blind_en_n=blind["en"]["n"], blind_zh_n=blind["zh"]["n"],
-        routes="\n".join(rows), layouts=layouts, layout=metrics["layout"],
+        en_acc=pct(test["en"]),
+        zh_acc=pct(test["zh"]),
+        en_f1=f"{test['en']['f1']:.3f}",
+        zh_f1=f"{test['zh']['f1']:.3f}",
+        en_n=test["en"]["n"],
+        zh_n=test["zh"]["n"],
+        blind_en_acc=pct(blind["en"]),
+        blind_zh_acc=pct(blind["zh"]),
+        blind_en_f1=f"{blind['en']['f1']:.3f}",
+        blind_zh_f1=f"{blind['zh']['f1']:.3f}",
+        blind_en_n=blind["en"]["n"],
+        blind_zh_n=blind["zh"]["n"],
+        routes="\n".join(rows),
+        layouts=layouts,
+        layout=metrics["layout"],
         train_time=f"{metrics['train_time_s'] / 60:.1f}",
-        n_train_en=metrics["train_sentences"]["en"], n_train_zh=metrics["train_sentences"]["zh"],
-        h_test_en=round(test["en"]["accuracy"], 4), h_test_zh=round(test["zh"]["accuracy"], 4),
-        h_blind_en=round(blind["en"]["accuracy"], 4), h_blind_zh=round(blind["zh"]["accuracy"], 4),
+        n_train_en=metrics["train_sentences"]["en"],
+        n_train_zh=metrics["train_sentences"]["zh"],
+        h_test_en=round(test["en"]["accuracy"], 4),
+        h_test_zh=round(test["zh"]["accuracy"], 4),
+        h_blind_en=round(blind["en"]["accuracy"], 4),
+        h_blind_zh=round(blind["zh"]["accuracy"], 4),
     )
