@@ -7,7 +7,7 @@ Starts apps/gradio_app.py on 127.0.0.1 (a free port, HF_HUB_OFFLINE=1), sends on
 loading is not counted, then:
 
 1. ``--concurrent`` requests at once, one gradio_client per thread (as many visitors), released together by a
-   barrier: /classify (fine-tuned head and zero-shot alternately) and, once the embedded captioner is trained, every
+   barrier: /classify (fine-tuned head and zero-shot alternately) and, when the photo model (the caption tab's default) is installed, every
    fifth one /caption. Prints p50/p95/p99/max latency, errors and throughput.
 2. ``--sequential`` requests one after the other from one client (every tenth one a refused empty text, so the
    error path is measured too), reading the server's RSS before and after (psutil, else /proc/<pid>/status) and
@@ -192,7 +192,7 @@ def sequential_phase(url: str, pid: int, n: int, deadline_s: float) -> dict:
 def run(concurrent: int = 50, sequential: int = 500, deadline_s: float = 300) -> dict:
     """Start the app, warm it up, run both phases, stop it; return every figure."""
     log_path = Path(tempfile.mkdtemp(prefix="mmkit-load-")) / "server.log"
-    with_caption = is_ready("tiny-captioner")
+    with_caption = is_ready("efficientnet-lite0-photo")  # the caption tab's default model
     process, url = start_app(log_path)
     try:
         from gradio_client import Client
