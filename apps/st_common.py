@@ -1,4 +1,5 @@
-"""What the Streamlit pages share: the language, pipelines cached once per process, errors shown as messages."""
+"""What the Streamlit pages share: the language, pipelines cached once per process, errors shown as
+messages."""
 
 import re
 import shutil
@@ -70,8 +71,9 @@ class UploadFolder:
     """A temporary folder holding one session's uploaded images, deleted with the index that points into it.
 
     Search results are shown from the indexed files, so the folder lives as long as the session's index: it is
-    removed when the index is replaced (``remove``), when a build fails, and otherwise when this object is garbage
-    collected -- Streamlit drops a closed session's state -- or when the server exits (``weakref.finalize``).
+    removed when the index is replaced (``remove``), when a build fails, and otherwise when this object is
+    garbage collected -- Streamlit drops a closed session's state -- or when the server exits
+    (``weakref.finalize``).
     """
 
     def __init__(self) -> None:

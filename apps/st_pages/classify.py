@@ -4,7 +4,9 @@ from st_common import friendly_errors, get_pipeline, model_controls, t
 
 st.header(t("tab_classify"))
 model, quantization = model_controls("clf")
-text_in = st.text_area(t("text"), "The striker scored twice in the final minutes of the match.", key="clf_text")
+text_in = st.text_area(
+    t("text"), "The striker scored twice in the final minutes of the match.", key="clf_text"
+)
 labels = st.text_input(t("labels"), "", key="clf_labels")
 if st.button(t("classify"), type="primary", key="clf_go"):
     with friendly_errors():

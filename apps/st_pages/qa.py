@@ -11,10 +11,11 @@ DOCUMENT_TYPES = ["txt", "md", "pdf"]  # what read_document reads
 
 
 def read_upload(upload) -> str:
-    """The text of an uploaded document; for a PDF the text extracted from it, which the answer's offsets index.
+    """The text of an uploaded document; for a PDF the text extracted from it, which the answer's offsets
+    index.
 
-    The file is saved under a fixed name in a folder of its own (the visitor's file name only lends its suffix),
-    and the folder is removed once the text is read.
+    The file is saved under a fixed name in a folder of its own (the visitor's file name only lends its
+    suffix), and the folder is removed once the text is read.
     """
     with tempfile.TemporaryDirectory(prefix="mmkit-upload-") as folder:
         saved = Path(folder) / ("upload" + Path(upload.name).suffix.lower())
@@ -37,12 +38,17 @@ if st.button(t("ask"), type="primary", key="qa_go"):
         else:
             with st.status(t("ask")) as status:
                 result = get_pipeline("long-text-qa", model, quantization)(
-                    question=question, document=document, as_text=True,
-                    progress=lambda stage: status.update(label=f"{t('ask')}: {stage}"))
+                    question=question,
+                    document=document,
+                    as_text=True,
+                    progress=lambda stage: status.update(label=f"{t('ask')}: {stage}"),
+                )
             st.subheader(result["answer"] if result["found"] else t("not_found"))
             if result.get("start") is not None:
                 s, e = result["start"], result["end"]
                 st.caption(t("evidence") if result["found"] else t("closest"))
-                before, evidence, after = (markdown_literal(part) for part in
-                                           (document[max(0, s - 300):s], document[s:e], document[e:e + 300]))
+                before, evidence, after = (
+                    markdown_literal(part)
+                    for part in (document[max(0, s - 300) : s], document[s:e], document[e : e + 300])
+                )
                 st.markdown(f"…{before}**:orange-background[{evidence}]**{after}…")

@@ -9,7 +9,8 @@ from mmkit.inputs import load_image, safe_extract_zip
 
 
 def build_index(upload, model: str, quantization: str) -> None:
-    """Index the uploaded zip's images (or the examples); a failed build leaves no folder and the old index."""
+    """Index the uploaded zip's images (or the examples); a failed build leaves no folder and the old
+    index."""
     folder = UploadFolder() if upload is not None else None
     try:
         if folder is not None:
@@ -26,7 +27,9 @@ def build_index(upload, model: str, quantization: str) -> None:
         step = 16
         for start in range(0, len(paths), step):
             chunk = paths[start : start + step]
-            retriever.add([str(p) for p in chunk], ids=[Path(p).stem for p in chunk], progress=lambda it, **kw: it)
+            retriever.add(
+                [str(p) for p in chunk], ids=[Path(p).stem for p in chunk], progress=lambda it, **kw: it
+            )
             bar.progress(min(1.0, (start + len(chunk)) / len(paths)))
     except BaseException:
         if folder is not None:
