@@ -20,16 +20,15 @@ import gradio as gr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # `texts` beside this file, also when run as a script
 
+import defaults  # noqa: E402
 from texts import LANGUAGES, TEXTS, text  # noqa: E402
 
-import mmkit  # noqa: E402
 from mmkit.errors import InputError, MissingDependencyError  # noqa: E402
 from mmkit.inputs import MAX_UPLOAD_BYTES, safe_extract_zip  # noqa: E402
 from mmkit.longtext.documents import read_document  # noqa: E402
 from mmkit.visualize import attention_overlay, highlight_segments  # noqa: E402
 
 log = logging.getLogger("mmkit.apps")
-EXAMPLES = Path(__file__).resolve().parent.parent / "data" / "examples"
 QUANTIZATION = ["none", "8bit", "4bit"]
 DOCUMENT_TYPES = [".txt", ".md", ".pdf"]  # what read_document reads
 
@@ -45,16 +44,13 @@ class ImageFile(gr.Image):
         return None if payload is None or payload.path is None else str(payload.path)
 
 
-# The apps' examples are emoji art, so a blank model field keeps the emoji models (the library's defaults are now
-# the photo model); type efficientnet-lite0-photo in the field for photos.
-EMOJI_DEFAULTS = {"image-captioning": "tiny-captioner", "cross-modal-retrieval": "tiny-clip"}
+load_pipeline = lru_cache(maxsize=8)(defaults.load_pipeline)  # one per (task, model, quantization), shared
 
 
-@lru_cache(maxsize=8)
 def get_pipeline(task: str, model: str = "", quantization: str = "none"):
-    """One pipeline per (task, model, quantization), loaded on first use and shared by every request after."""
-    model = model.strip() or EMOJI_DEFAULTS.get(task)
-    return mmkit.pipeline(task, model=model, quantization=None if quantization == "none" else quantization)
+    """The pipeline for the model field's text (blank: the Space's variable or the embedded default, see
+    apps/defaults.py), loaded on first use and shared by every request after."""
+    return defaults.get_pipeline(task, model, quantization, load=load_pipeline)
 
 
 def friendly(handler):
@@ -92,7 +88,9 @@ def caption(image_path: str | None, lang: str, beams: int, model: str, quantizat
     maps = []
     if explain:
         maps = [(attention_overlay(result["image"], a), word) for word, a in zip(result["words"], result["attention"])]
-    return result["caption"], maps
+    # the photo model's five best classes beside its caption; a captioner has none (the label stays empty)
+    top = {row["label"]: row["score"] for row in result["top"]} if "top" in result else None
+    return result["caption"], top, maps
 
 
 def remove_upload(retriever) -> None:
@@ -108,7 +106,7 @@ def build_index(upload: str | None, model: str, quantization: str, ui_lang: str,
     folder = Path(tempfile.mkdtemp(prefix="mmkit-upload-")) if upload else None
     retriever = shared.fresh(upload=folder)  # the session's index holds its folder; remove_upload deletes it
     try:
-        paths = safe_extract_zip(upload, folder) if upload else sorted((EXAMPLES / "images").glob("*.png"))
+        paths = safe_extract_zip(upload, folder) if upload else defaults.example_gallery()
         if not paths:
             raise gr.Error("the zip file holds no images")
         retriever.add([str(p) for p in paths], ids=[Path(p).stem for p in paths], progress=progress.tqdm)
@@ -154,7 +152,7 @@ def answer(document: str, document_file: str | None, question: str, model: str, 
 
 
 def _example(name: str) -> str:
-    return str(EXAMPLES / name)
+    return str(defaults.EXAMPLES / name)
 
 
 def _classify_tab(tr, model, quantization) -> gr.Tab:
@@ -183,11 +181,11 @@ def _caption_tab(tr, model, quantization, ui_lang) -> gr.Tab:
                 cap_beams = tr(gr.Slider(1, 5, value=1, step=1, label=TEXTS["beams"]["en"]), "beams")
                 cap_button = tr(gr.Button(TEXTS["caption"]["en"], variant="primary"), "caption", "value")
                 cap_out = tr(gr.Textbox(label=TEXTS["caption_out"]["en"]), "caption_out")
+                cap_top = tr(gr.Label(label=TEXTS["top_classes"]["en"], num_top_classes=5), "top_classes")
         cap_maps = tr(gr.Gallery(label=TEXTS["explain"]["en"], columns=6, height=220), "explain")
-        gr.Examples([[_example(f"images/{n}")] for n in ("red_apple.png", "dog_face.png", "composite_1.png")],
-                    [cap_image])
+        gr.Examples([[_example(name)] for name in defaults.CAPTION_EXAMPLES], [cap_image], examples_per_page=6)
         cap_button.click(caption, [cap_image, cap_lang, cap_beams, model, quantization, ui_lang],
-                         [cap_out, cap_maps], api_name="caption")
+                         [cap_out, cap_top, cap_maps], api_name="caption")
     return tab
 
 
@@ -208,7 +206,7 @@ def _retrieval_tab(tr, model, quantization, ui_lang) -> gr.Tab:
         ret_button = tr(gr.Button(TEXTS["search"]["en"], variant="primary"), "search", "value")
         ret_gallery = tr(gr.Gallery(label=TEXTS["results"]["en"], columns=6, height=260,
                                     elem_id="retrieval-results"), "results")
-        gr.Examples([["a red fruit"], ["an animal face"], ["a vehicle"]], [ret_text])
+        gr.Examples([[query] for query in defaults.RETRIEVAL_QUERIES], [ret_text])
         ret_build.click(build_index, [ret_zip, model, quantization, ui_lang, retriever],
                         [retriever, ret_status], api_name="build_index")
         ret_button.click(search, [retriever, ret_text, ret_image, ret_k, ui_lang], ret_gallery,

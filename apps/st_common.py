@@ -12,12 +12,11 @@ import streamlit as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import defaults  # noqa: E402
 from texts import LANGUAGES, text  # noqa: E402
 
-import mmkit  # noqa: E402
 from mmkit.errors import InputError, MissingDependencyError  # noqa: E402
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "data" / "examples"
 MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~:$])")
 
 
@@ -40,15 +39,13 @@ def t(key: str, **values) -> str:
     return text(key, ui_lang(), **values)
 
 
-# The apps' examples are emoji art, so a blank model field keeps the emoji models (the library's defaults are now
-# the photo model); type efficientnet-lite0-photo in the field for photos.
-EMOJI_DEFAULTS = {"image-captioning": "tiny-captioner", "cross-modal-retrieval": "tiny-clip"}
+load_pipeline = st.cache_resource(show_spinner="Loading the model (first time only)…")(defaults.load_pipeline)
 
 
-@st.cache_resource(show_spinner="Loading the model (first time only)…")
 def get_pipeline(task: str, model: str = "", quantization: str = "none"):
-    model = model.strip() or EMOJI_DEFAULTS.get(task)
-    return mmkit.pipeline(task, model=model, quantization=None if quantization == "none" else quantization)
+    """The pipeline for the model field's text (blank: the Space's variable or the embedded default, see
+    apps/defaults.py), one per (task, model, quantization) for the whole server."""
+    return defaults.get_pipeline(task, model, quantization, load=load_pipeline)
 
 
 def model_controls(prefix: str) -> tuple[str, str]:

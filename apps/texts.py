@@ -6,16 +6,18 @@ Both apps look strings up here, so the two languages stay complete and the apps 
 TEXTS = {
     "title": {"en": "mmkit — multimodal demos", "zh": "mmkit —— 多模态演示"},
     "intro": {
-        "en": "Four tasks on small models that run offline on a CPU. Pick a hub model id instead where you have "
-        "internet (for example BLIP for photo captions).",
-        "zh": "四个任务，使用可在 CPU 上离线运行的小模型。联网时可填入 Hugging Face 模型 ID（例如用 BLIP 为照片生成描述）。",
+        "en": "Four tasks on small models that run offline on a CPU; the image tabs know photos (ImageNet's 1000 "
+        "classes). Type `tiny-captioner` or `tiny-clip` for the emoji models, or a hub model id where you have "
+        "internet (for example BLIP for free-form photo captions).",
+        "zh": "四个任务，使用可在 CPU 上离线运行的小模型；图像任务认识照片（ImageNet 的 1000 类）。填入 `tiny-captioner` 或 "
+        "`tiny-clip` 可改用表情图模型；联网时也可填入 Hugging Face 模型 ID（例如用 BLIP 为照片生成自由描述）。",
     },
     "language": {"en": "Interface language", "zh": "界面语言"},
     "tab_classify": {"en": "Text classification", "zh": "文本分类"},
     "tab_caption": {"en": "Image captioning", "zh": "图像描述"},
     "tab_retrieval": {"en": "Cross-modal retrieval", "zh": "跨模态检索"},
     "tab_qa": {"en": "Long-text QA", "zh": "长文本问答"},
-    "model": {"en": "Model (empty = embedded default, or a hub id / local folder)", "zh": "模型（留空 = 内置默认模型，或填 Hub ID / 本地目录）"},
+    "model": {"en": "Model (empty = the default, or a hub id / local folder)", "zh": "模型（留空 = 默认模型，或填 Hub ID / 本地目录）"},
     "quantization": {"en": "Quantization", "zh": "量化"},
     "text": {"en": "Text", "zh": "文本"},
     "labels": {
@@ -29,10 +31,11 @@ TEXTS = {
     "beams": {"en": "Beams (1 = greedy)", "zh": "束宽（1 = 贪心解码）"},
     "caption": {"en": "Caption", "zh": "生成描述"},
     "caption_out": {"en": "Caption", "zh": "描述"},
-    "explain": {"en": "Where the model looked, word by word", "zh": "逐词查看模型关注的区域"},
+    "top_classes": {"en": "Top 5 classes (photo model)", "zh": "前 5 个类别（照片模型）"},
+    "explain": {"en": "Where the model looked, word by word (tiny-captioner)", "zh": "逐词查看模型关注的区域（tiny-captioner）"},
     "index_source": {
-        "en": "Images to index: empty = the bundled examples, or upload a .zip of images",
-        "zh": "要建立索引的图像：留空 = 自带示例，或上传图像 .zip",
+        "en": "Images to index: empty = the bundled examples (emoji art and three photos), or upload a .zip of images",
+        "zh": "要建立索引的图像：留空 = 自带示例（表情图与三张照片），或上传图像 .zip",
     },
     "build_index": {"en": "Build index", "zh": "建立索引"},
     "index_status": {"en": "Index", "zh": "索引状态"},

@@ -2,7 +2,8 @@ import tempfile
 from pathlib import Path
 
 import streamlit as st
-from st_common import EXAMPLES, friendly_errors, get_pipeline, markdown_literal, model_controls, t
+from defaults import EXAMPLES
+from st_common import friendly_errors, get_pipeline, markdown_literal, model_controls, t
 
 from mmkit.longtext.documents import read_document
 

@@ -1,7 +1,8 @@
 from pathlib import Path
 
 import streamlit as st
-from st_common import EXAMPLES, UploadFolder, friendly_errors, get_pipeline, keep_retriever, model_controls, t
+from defaults import RETRIEVAL_QUERIES, example_gallery
+from st_common import UploadFolder, friendly_errors, get_pipeline, keep_retriever, model_controls, t
 
 from mmkit.errors import InputError
 from mmkit.inputs import load_image, safe_extract_zip
@@ -19,7 +20,7 @@ def build_index(upload, model: str, quantization: str) -> None:
             if not paths:
                 raise InputError("the zip file holds no images")
         else:
-            paths = sorted((EXAMPLES / "images").glob("*.png"))
+            paths = example_gallery()
         retriever = get_pipeline("cross-modal-retrieval", model, quantization).fresh(upload=folder)
         bar = st.progress(0.0, text=t("build_index"))
         step = 16
@@ -41,7 +42,7 @@ upload = st.file_uploader(t("index_source"), type=["zip"], key="ret_zip")
 if st.button(t("build_index"), key="ret_build"):
     with friendly_errors():
         build_index(upload, model, quantization)
-query = st.text_input(t("query_text"), "a red fruit", key="ret_query")
+query = st.text_input(t("query_text"), RETRIEVAL_QUERIES[0], key="ret_query")
 k = st.slider(t("top_k"), 1, 20, 6, key="ret_k")
 if st.button(t("search"), type="primary", key="ret_search"):
     with friendly_errors():

