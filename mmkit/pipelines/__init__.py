@@ -18,7 +18,11 @@ TASKS = {
     "cross-modal-retrieval": "mmkit.pipelines.retrieval:CrossModalRetrievalPipeline",
     "long-text-qa": "mmkit.pipelines.longqa:LongTextQAPipeline",
 }
-ALIASES = {"image-to-text": "image-captioning", "retrieval": "cross-modal-retrieval", "question-answering": "long-text-qa"}
+ALIASES = {
+    "image-to-text": "image-captioning",
+    "retrieval": "cross-modal-retrieval",
+    "question-answering": "long-text-qa",
+}
 
 
 def pipeline(task: str, model=None, device=None, quantization=None, **kwargs) -> Pipeline:

