@@ -59,6 +59,7 @@ demo-streamlit: install
 
 lint: install
 	$(VENV)/bin/ruff check mmkit tests bench apps course data
+	$(VENV)/bin/ruff format --check mmkit apps
 
 test: system-deps lint
 	$(VENV)/bin/pytest -q --durations=25

@@ -2,11 +2,11 @@ import pytest
 import torch
 from torch import nn
 
-from mmkit.training.fit import index_inputs, tensor_loader
 from mmkit.encoders import EncoderOutput
 from mmkit.errors import InputError
 from mmkit.fusion import EarlyFusion
 from mmkit.training import cross_entropy, fit
+from mmkit.training.fit import index_inputs, tensor_loader
 
 
 def blob_inputs(n, seed):
