@@ -134,8 +134,9 @@ def class_names(lang: str = "en") -> tuple[str, ...]:
         raise InputError(f"lang must be 'en' or 'zh', not {lang!r}")
     path = DATA / f"imagenet_{lang}.json"
     if not path.is_file():
-        raise InputError(f"the {lang} ImageNet class names ({path.name}) are not in this copy of mmkit; they are made "
-                         "by `python data/imagenet_zh/make_names.py` (see the efficientnet-lite0-photo card)")
+        raise InputError(f"the {lang} ImageNet class names ({path.name}) are missing from this copy of mmkit: reinstall "
+                         "it, or rebuild them from a source checkout with `python data/imagenet_zh/make_names.py "
+                         "--apply-fixes` (see the efficientnet-lite0-photo card)")
     return tuple(json.loads(path.read_text(encoding="utf-8")))
 
 
@@ -173,38 +174,57 @@ class PhotoClassifier(nn.Module):
         ]
 
 
+TEMPLATES = {"en": "a photo of a {}.", "zh": "一张{}的照片。"}
+
+
 class ConSE:
     """Zero-shot image vectors in a text encoder's space from a classifier's probabilities (Norouzi et al. 2014).
 
     encode_images: PIL images -> (B, D) unit vectors, the probability-weighted mean of the top-T class names'
     text vectors. encode_texts: list[str] -> (N, D) unit vectors. ``text_encoder`` is anything with
-    ``embed(texts) -> (N, D)`` and a ``name_or_path``; None takes the embedded MiniLM.
+    ``embed(texts) -> (N, D)`` and a ``name_or_path``; None takes the embedded MiniLM. ``names`` is the language of
+    the class names on the image side: "en", "zh", or "en+zh" (each class's vector is the normalised sum of its two
+    names' vectors). None picks "en+zh" for an encoder whose ``name_or_path`` says "multilingual" (e5: English and
+    Chinese queries both found all six package photos first with it, against 4 and 2 of 6 with English names only;
+    bench/photos.py) and "en" otherwise (MiniLM reads English only). ``template`` (default: :data:`TEMPLATES` of each
+    language) wraps every name.
     """
 
     def __init__(self, classifier: PhotoClassifier, text_encoder=None, top_t: int = 10,
-                 template: str = "a photo of a {}.") -> None:
+                 template: str | None = None, names: str | None = None) -> None:
+        if names not in (None, "en", "zh", "en+zh"):
+            raise InputError(f"names must be 'en', 'zh' or 'en+zh', not {names!r}")
         if text_encoder is None:
             from mmkit.models import load
 
             text_encoder = load("minilm")
-        self.classifier, self.text_encoder, self.top_t, self.template = classifier, text_encoder, top_t, template
+        if names is None:
+            names = "en+zh" if "multilingual" in str(getattr(text_encoder, "name_or_path", "")).lower() else "en"
+        self.classifier, self.text_encoder, self.top_t = classifier, text_encoder, top_t
+        self.template, self.names = template, names
         self._label_vectors: Tensor | None = None
 
     @property
     def dim(self) -> int:
         return int(self.text_encoder.dim)
 
+    def label_texts(self, lang: str) -> list[str]:
+        """The 1000 class names of ``lang`` in their template: "a photo of a cheetah." / "一张猎豹的照片。"."""
+        template = self.template or TEMPLATES[lang]
+        return [template.format(name) for name in class_names(lang)]
+
     @property
     def label_vectors(self) -> Tensor:
-        """(1000, D) unit vectors of the English class names in ``template``; computed once, cached on disk."""
+        """(1000, D) unit vectors of the class names in ``names``; computed once per encoder, cached on disk."""
         if self._label_vectors is None:
-            texts = [self.template.format(name) for name in class_names("en")]
+            texts = [self.label_texts(lang) for lang in self.names.split("+")]
             encoder = self.text_encoder
             identity = [type(encoder).__name__, str(getattr(encoder, "name_or_path", "")), self.dim, texts]
             key = hashlib.sha256(json.dumps(identity).encode()).hexdigest()[:16]
 
             def build(tmp: Path) -> None:
-                save_file({"vectors": self.encode_texts(texts).contiguous()}, str(tmp / "vectors.safetensors"))
+                summed = F.normalize(sum(self.encode_texts(t) for t in texts), dim=-1)
+                save_file({"vectors": summed.contiguous()}, str(tmp / "vectors.safetensors"))
 
             folder = ensure_cached(cache_root() / "photo" / f"conse-labels-{key}", build)
             self._label_vectors = load_file(str(folder / "vectors.safetensors"))["vectors"]
