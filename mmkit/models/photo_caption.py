@@ -7,7 +7,8 @@ p:
     p >= SURE (0.5)                          "a cheetah" / "一只猎豹"
     the classes of c's group hold >= SURE    "probably a daisy or another flower" / "可能是雏菊或其他花"
     p >= UNSURE (0.15)                       "perhaps a palace or a monastery" / "也许是宫殿或修道院"
-    otherwise                                "not sure what this is (maybe a pinwheel)" / "不确定这是什么（也许是纸风车）"
+    otherwise                                "not sure what this is (maybe a pinwheel)" /
+                                             "不确定这是什么（也许是纸风车）"
 
 SURE = 0.5 means more likely than every other class together; below UNSURE = 0.15 the best class is one guess
 among many and the caption says so. Both were fixed before any photo of ``bench/photos.py`` was run; they are
