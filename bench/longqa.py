@@ -313,7 +313,8 @@ def main(argv=None):
 
         # bfloat16: the float32 cache cast (the same values a bfloat16 conversion saves, without a second cache)
         model, tokenizer = load_qwen_reader(bits=args.bits)
-        reader = GenerativeReader(model.to(getattr(torch, args.dtype)), tokenizer)
+        # bitsandbytes layers keep their own dtype (transformers refuses to cast a quantized model)
+        reader = GenerativeReader(model if args.bits else model.to(getattr(torch, args.dtype)), tokenizer)
     options = {"top_k": args.top_k} if args.top_k else {}
     if args.encoder:
         from mmkit.models import load
