@@ -6,7 +6,12 @@ from pathlib import Path
 import pytest
 
 MMKIT = Path(__file__).resolve().parents[1] / "mmkit"
-RECIPES = {"mmkit.training.recipes", "mmkit.training.image_text", "mmkit.training.topic_classifier"}
+RECIPES = {
+    "mmkit.training.recipes",
+    "mmkit.training.image_text",
+    "mmkit.training.captioner",
+    "mmkit.training.topic_classifier",
+}
 
 
 def _module(path: Path) -> str:

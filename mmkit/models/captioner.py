@@ -111,7 +111,7 @@ class CaptionTokenizer:
 
 @dataclass
 class TinyCaptionerConfig:
-    vocab_size: int = 3156  # len(build_tokenizer()) of mmkit.training.image_text; training sets it
+    vocab_size: int = 3156  # len(build_tokenizer()) of mmkit.training.captioner; training sets it
     image_size: int = 32  # the image tower's fields (image_size .. num_layers) are TinyClipConfig's
     channels: tuple[int, ...] = (32, 64, 128)
     dim: int = 256  # width of the image cells (the memory)

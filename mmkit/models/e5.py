@@ -79,8 +79,7 @@ _EMBEDDING_KEYS = {
 }
 
 
-# --- reading the packed file
-# ----------------------------------------------------------------------------------
+# --- reading the packed file ------------------------------------------------------------------------------
 
 
 class _Cursor:
@@ -181,8 +180,7 @@ def _tensor(name: str, dtype: int, count: int, raw: bytes, config: dict) -> np.n
     return values.reshape(-1, hidden) if name in ("emb.pos", "emb.type") else values
 
 
-# --- building the Hugging Face pieces
-# -------------------------------------------------------------------------
+# --- building the Hugging Face pieces ---------------------------------------------------------------------
 
 
 def build_model(packed: dict):
@@ -262,8 +260,7 @@ def convert(packed_file: Path, out: Path, progress: bool = True) -> None:
     build_tokenizer(packed).save_pretrained(out)
 
 
-# --- the cached folder
-# ----------------------------------------------------------------------------------------
+# --- the cached folder ------------------------------------------------------------------------------------
 
 
 def packed_file() -> Path | None:

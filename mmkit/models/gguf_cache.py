@@ -43,8 +43,7 @@ def cache_root() -> Path:
     return Path(base).expanduser() / "mmkit"
 
 
-# --- the verified cache folder
-# --------------------------------------------------------------------------------
+# --- the verified cache folder ----------------------------------------------------------------------------
 
 
 def _sha256(path: Path) -> str:
@@ -129,8 +128,7 @@ def ensure_cached(folder: Path, build: Callable[[Path], None]) -> Path:
     return folder
 
 
-# --- GGUF -> transformers
-# -------------------------------------------------------------------------------------
+# --- GGUF -> transformers ---------------------------------------------------------------------------------
 
 
 def convert_gguf(gguf_file: Path, out: Path, dtype: torch.dtype = torch.float32) -> None:

@@ -51,8 +51,7 @@ class ModelSpec:
     install: str
 
 
-# --- loaders: imports stay inside so that listing models never imports torch models
-# ----------------------------
+# --- loaders: imports stay inside so that listing models never imports torch models -----------------------
 
 
 def _pypi_ready(distribution: str, filename: str) -> Callable[[], bool]:

@@ -114,8 +114,7 @@ def classification_eval(logits: np.ndarray, labels: np.ndarray) -> dict[str, flo
     return classification_report(labels, np.asarray(logits).argmax(axis=-1))
 
 
-# --- the loop
-# -------------------------------------------------------------------------------------------------
+# --- the loop ---------------------------------------------------------------------------------------------
 
 
 def _accelerator(config: TrainConfig):

@@ -18,7 +18,7 @@ TRAINERS = {
     "topic-classifier": "mmkit.training.topic_classifier:train_topic_classifier",
     "tiny-clip": "mmkit.training.image_text:train_tiny_clip",
     "tiny-clip-e5": "mmkit.training.image_text:train_tiny_clip_e5",
-    "tiny-captioner": "mmkit.training.image_text:train_tiny_captioner",
+    "tiny-captioner": "mmkit.training.captioner:train_tiny_captioner",
 }
 
 

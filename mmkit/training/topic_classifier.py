@@ -170,18 +170,16 @@ def _card(metrics: dict) -> str:
     layouts = "\n".join(f"| {name} | {100 * acc:.1f}% |" for name, acc in metrics["layouts"].items())
     test, blind = metrics["test"], metrics["blind"]
     return template.format(
-        en_acc=pct(test["en"]),
-        zh_acc=pct(test["zh"]),
-        en_f1=f"{test['en']['f1']:.3f}",
-        zh_f1=f"{test['zh']['f1']:.3f}",
-        en_n=test["en"]["n"],
-        zh_n=test["zh"]["n"],
-        blind_en_acc=pct(blind["en"]),
-        blind_zh_acc=pct(blind["zh"]),
-        blind_en_f1=f"{blind['en']['f1']:.3f}",
-        blind_zh_f1=f"{blind['zh']['f1']:.3f}",
-        blind_en_n=blind["en"]["n"],
-        blind_zh_n=blind["zh"]["n"],
+        **{
+            f"{prefix}{lang}_{key}": value
+            for prefix, split in (("", test), ("blind_", blind))
+            for lang in ("en", "zh")
+            for key, value in (
+                ("acc", pct(split[lang])),
+                ("f1", f"{split[lang]['f1']:.3f}"),
+                ("n", split[lang]["n"]),
+            )
+        },
         routes="\n".join(rows),
         layouts=layouts,
         layout=metrics["layout"],

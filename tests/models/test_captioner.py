@@ -20,7 +20,7 @@ needs_weights = pytest.mark.skipif(
 
 @needs_font
 def test_training_vocabulary_covers_every_caption_the_data_writes():
-    from mmkit.training.image_text import build_tokenizer
+    from mmkit.training.captioner import build_tokenizer
 
     tokenizer, glyphs = build_tokenizer(), emoji.load_glyphs()
     for lang in ("en", "zh"):
