@@ -7,11 +7,13 @@ written by hand, from looking at each photo, before anything was run on them; th
 ``mmkit.models.photo_caption`` were fixed before this bench ran and are not tuned on these photos. A photo whose
 subject has no ImageNet class (the Eiffel Tower, a film character) is in the gallery but not in top-k accuracy.
 
+Held-out queries: data/photo_queries/heldout.jsonl (4 English + 4 Chinese per package photo, written by a helper
+from the photos alone before this bench read them; scored once, tune nothing on them).
 Gallery: the 9 photos + the 26 emoji examples of data/examples/images. Queries: one English sentence per photo
 subject (hits: every photo of that subject) and one per emoji example (from its file name), run through the
-default photo model (ConSE over MiniLM), ConSE over multilingual-e5-small with the class names on the image side in
-English, Chinese or both (with the same queries in Chinese too; the Chinese emoji queries are the emoji package's
-own Chinese names of the glyphs), and tiny-clip / tiny-clip-e5 (the emoji models) as the reference.
+photo model: ConSE over MiniLM, and over multilingual-e5-small with the class names on the image side in
+English, Chinese or both (both is the default; with the same queries in Chinese too; the Chinese emoji queries
+are the emoji package's own Chinese names of the glyphs), and tiny-clip / tiny-clip-e5 (the emoji models) as the reference.
 Captions: English and Chinese for every photo of the gallery.
 Speed: ms per image for EfficientNet-Lite0 (preprocess + forward, batches of 8) against tiny-clip's image tower in
 the same run, minimum over 5 repeats (the machine is shared).
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import platform
 import time
 from pathlib import Path
@@ -34,6 +37,7 @@ from mmkit.models.photo_caption import describe_batch
 
 ROOT = Path(__file__).resolve().parents[1]
 EMOJI = ROOT / "data" / "examples" / "images"
+HELDOUT = ROOT / "data" / "photo_queries" / "heldout.jsonl"
 
 
 def package_file(package: str, *parts: str) -> Path:
@@ -88,10 +92,9 @@ def recall(retriever, queries: dict[str, set[str]]) -> tuple[float, float]:
     return r1 / len(queries), r5 / len(queries)
 
 
-def gallery(model_name: str | None, text_encoder=None, names: str = "en"):
-    retriever = mmkit.pipeline("cross-modal-retrieval", model=model_name, device="cpu", text_encoder=text_encoder)
-    if model_name is None:
-        retriever.model.names = names  # the language of ConSE's class names, read when the first image is added
+def gallery(model_name: str | None, text_encoder=None, names: str | None = None):
+    retriever = mmkit.pipeline("cross-modal-retrieval", model=model_name, device="cpu", text_encoder=text_encoder,
+                               class_names=names)
     retriever.add([path for path, _, _ in PHOTOS.values()], ids=list(PHOTOS))
     retriever.add(EMOJI)
     return retriever
@@ -109,6 +112,40 @@ def chinese_emoji_queries(emoji_names: list[str]) -> dict[str, set[str]]:
 
     zh = {glyph.en: glyph.zh for glyph in load_glyphs()}
     return {zh[name.replace("_", " ")]: {name} for name in emoji_names}
+
+
+def heldout_queries(lang: str) -> dict[str, set[str]]:
+    """The held-out queries of ``lang`` (data/photo_queries, written by a helper from the photos alone, before
+    this bench read them) -> the gallery ids that count as hits (any of the three cheetah photos for a cheetah)."""
+    rows = [json.loads(line) for line in HELDOUT.read_text(encoding="utf-8").splitlines() if line.strip()]
+    subject = {"cheetah": "cheetah", "lion": "lion", "tower": "tower", "china": "palace", "flower": "flower",
+               "grace_hopper": "officer"}
+    return {r["query"]: {k for k, v in PHOTOS.items() if v[2] == subject[r["photo"]]} for r in rows
+            if r["lang"] == lang}
+
+
+def heldout(galleries: dict, models: list) -> None:
+    """Recall on the held-out queries, per model, and per photo for the default model."""
+    queries = {lang: heldout_queries(lang) for lang in ("en", "zh")}
+    print(f"\nHeld-out queries (data/photo_queries/heldout.jsonl: {len(queries['en'])} English, "
+          f"{len(queries['zh'])} Chinese), same galleries:\n")
+    print("| model | English R@1 | R@5 | Chinese R@1 | R@5 |\n|---|---|---|---|---|")
+    for _, _, _, label, reads_chinese in models:
+        cells = ["{:.2f} | {:.2f}".format(*recall(galleries[label], queries[lang])) if lang == "en" or reads_chinese
+                 else "- | -" for lang in ("en", "zh")]
+        print(f"| {label} | {' | '.join(cells)} |")
+    default = next(label for label in galleries if "the default" in label)
+    print(f"\nPer photo, {default}: queries (of 4) whose first hit / top 5 holds the photo\n")
+    print("| photo | English @1 | English @5 | Chinese @1 | Chinese @5 |\n|---|---|---|---|---|")
+    rows = [json.loads(line) for line in HELDOUT.read_text(encoding="utf-8").splitlines() if line.strip()]
+    for photo in dict.fromkeys(r["photo"] for r in rows):
+        cells = []
+        for lang in ("en", "zh"):
+            mine = {r["query"]: queries[lang][r["query"]] for r in rows if r["photo"] == photo and r["lang"] == lang}
+            found = [[h["id"] for h in galleries[default].search(text, k=5)] for text in mine]
+            cells += [str(sum(f[0] in hits for f, hits in zip(found, mine.values()))),
+                      str(sum(bool(hits & set(f)) for f, hits in zip(found, mine.values())))]
+        print(f"| {photo} | {' | '.join(cells)} |")
 
 
 def ms_per_image(encode, images, repeats: int = 5) -> float:
@@ -141,22 +178,22 @@ def main() -> None:
     zh_queries = {text: {k for k, v in PHOTOS.items() if v[2] == subject} for subject, text in QUERIES_ZH.items()}
     zh_emoji_queries = chinese_emoji_queries(emoji_names)
     # (model, text encoder of ConSE, class-name languages of ConSE, label, reads Chinese)
-    models = [(None, None, "en", "efficientnet-lite0-photo + ConSE (MiniLM, English names)", False)]
+    models = [(None, "minilm", "en", "efficientnet-lite0-photo + ConSE (MiniLM, English names)", False)]
     if is_ready("multilingual-e5-small"):
-        e5 = load("multilingual-e5-small")
         for names in ("en", "zh", "en+zh"):
             default = ", the default" if names == "en+zh" else ""
-            models.append((None, e5, names, f"efficientnet-lite0-photo + ConSE (multilingual-e5-small, {names} names"
-                           f"{default})", True))
+            models.append((None, "multilingual-e5-small", names, "efficientnet-lite0-photo + ConSE "
+                           f"(multilingual-e5-small, {names} names{default})", True))
     for name, reads_chinese in (("tiny-clip", False), ("tiny-clip-e5", True)):
         if is_ready(name):
-            models.append((name, None, "en", f"{name} (emoji model, reference)", reads_chinese))
+            models.append((name, None, None, f"{name} (emoji model, reference)", reads_chinese))
     print(f"Text -> image, gallery of {len(PHOTOS)} photos + {len(list(EMOJI.glob('*.png')))} emoji images; "
           "Chinese queries only where the text encoder reads Chinese\n")
     print("| model | photo queries R@1 | R@5 | Chinese photo queries R@1 | R@5 | emoji queries R@1 | R@5 | "
           "Chinese emoji queries R@1 | R@5 |\n|---|---|---|---|---|---|---|---|---|")
+    galleries = {}
     for name, text_encoder, names, label, reads_chinese in models:
-        retriever = gallery(name, text_encoder, names)
+        retriever = galleries[label] = gallery(name, text_encoder, names)
         cells = []
         for queries, in_chinese in ((photo_queries, False), (zh_queries, True), (emoji_queries, False),
                                     (zh_emoji_queries, True)):
@@ -166,6 +203,7 @@ def main() -> None:
             r1, r5 = recall(retriever, queries)
             cells.append(f"{r1:.2f} ({len(queries)}) | {r5:.2f}")
         print(f"| {label} | {' | '.join(cells)} |")
+    heldout(galleries, models)
 
     images = [load_image(path) for path, _, _ in PHOTOS.values()] * 2
     print(f"\nSpeed, {len(images)} images in batches of 8, {args.threads} threads, minimum of 5 runs:\n")

@@ -67,6 +67,7 @@ class _TextEncoder(Encoder):
     tokenizer = None
     max_length = 256
     prefixes: dict[str, str] = {}  # kind -> text put before every input of that kind (E5: "query: ")
+    languages: tuple[str, ...] = ("en",)  # what the encoder was trained to read (declared, not detected)
 
     def prefixed(self, texts: str | list[str], kind: str = "query") -> list[str]:
         """``texts`` as a list, each with the prefix of ``kind``: "query" (also for symmetric tasks such as
@@ -170,7 +171,8 @@ class HFTextEncoder(_TextEncoder):
     pooling="cls" takes the first token instead. tokens (B, L, D) are the unnormalised ``last_hidden_state``.
     prefixes: {"query": ..., "passage": ...} for models trained with them, e.g. E5's {"query": "query: ",
     "passage": "passage: "}; ``embed(texts, kind=...)`` picks one. model_kwargs go to
-    ``AutoModel.from_pretrained``.
+    ``AutoModel.from_pretrained``. languages: the languages the model reads, as its card declares them
+    (e5: ("en", "zh")); callers such as ConSE use it to choose which class names to embed.
     """
 
     def __init__(
@@ -181,6 +183,7 @@ class HFTextEncoder(_TextEncoder):
         max_length: int = 256,
         prefixes: dict[str, str] | None = None,
         model_kwargs: dict | None = None,
+        languages: tuple[str, ...] = ("en",),
     ) -> None:
         from transformers import AutoModel, AutoTokenizer
 
@@ -190,6 +193,7 @@ class HFTextEncoder(_TextEncoder):
         if set(prefixes or {}) - set(KINDS):
             raise InputError(f"prefixes may only name {KINDS}, got {sorted(prefixes)}")
         self.prefixes = dict(prefixes or {})
+        self.languages = tuple(languages)
         path = default_text_model_path() if name_or_path is None else name_or_path
         alternative = "HFTextEncoder() with no name (the embedded all-MiniLM-L6-v2)"
         self.name_or_path = MINILM if name_or_path is None else str(name_or_path)

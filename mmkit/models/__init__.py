@@ -10,6 +10,24 @@ Readers load through :mod:`mmkit.models.small_readers` and :mod:`mmkit.models.qw
 into the cache of :mod:`mmkit.models.gguf_cache`.
 """
 
-from mmkit.models.registry import ModelSpec, card, get_spec, is_ready, list_models, load, unload
+from mmkit.models.registry import (
+    ModelSpec,
+    card,
+    default_sentence_encoder,
+    get_spec,
+    is_ready,
+    list_models,
+    load,
+    unload,
+)
 
-__all__ = ["ModelSpec", "card", "get_spec", "is_ready", "list_models", "load", "unload"]
+__all__ = [
+    "ModelSpec",
+    "card",
+    "default_sentence_encoder",
+    "get_spec",
+    "is_ready",
+    "list_models",
+    "load",
+    "unload",
+]

@@ -304,5 +304,9 @@ def load_encoder(max_length: int = 512):
     from mmkit.encoders import HFTextEncoder
 
     return HFTextEncoder(
-        str(e5_folder()), max_length=max_length, prefixes=PREFIXES, model_kwargs={"add_pooling_layer": False}
+        str(e5_folder()),
+        max_length=max_length,
+        prefixes=PREFIXES,
+        model_kwargs={"add_pooling_layer": False},
+        languages=("en", "zh"),  # tested here on these two; e5 was trained on ~100
     )

