@@ -141,7 +141,7 @@ class DocumentIndex:
     def search(
         self, question: str, top_k: int = 3, encoder=None, shortlist: int = SHORTLIST
     ) -> list[Passage]:
-        """The ``top_k`` best non-overlapping windows for ``question``, best first.
+        """The ``top_k`` best windows for ``question`` that neither overlap nor repeat each other, best first.
 
         BM25 ranks all windows; with an ``encoder`` its best ``shortlist`` windows are also ranked by cosine
         and the two ranks fused (RRF). Without one, BM25's order stands.
@@ -161,7 +161,9 @@ class DocumentIndex:
         passages: list[Passage] = []
         for i in sorted(order, key=lambda i: -fused[i]):
             start, end = self.window(i)
-            if any(start < p.end and p.start < end for p in passages):
+            words = self.clean.text[start:end].split()
+            # a window that overlaps a better one, or repeats its text elsewhere (manuals do), adds nothing
+            if any((start < p.end and p.start < end) or p.text.split() == words for p in passages):
                 continue
             passages.append(
                 Passage(
