@@ -258,3 +258,16 @@ def test_real_reader_answers_easy_questions_in_both_languages():
     out = qa("柳河湾仓库的门禁密码是什么？", ZH_DOCUMENT)
     assert out["answer"] == "2980" and ZH_DOCUMENT[out["start"] : out["end"]] == "柳河湾仓库的门禁密码是2980。"
     assert qa("桐花镇的风筝节每年几月举行？", ZH_DOCUMENT)["answer"] == "五月"
+
+
+def test_passages_read_neither_overlap_nor_repeat_each_other():
+    from mmkit.longtext.retrieval import build_index
+
+    repeated = "The spare key is under the pot. The spare key is blue. The spare key opens the shed."
+    filler = " ".join(f"Paragraph {i} talks about gardening, weather and the garden." for i in range(40))
+    index = build_index(f"{repeated} {filler}\n{repeated} {filler}", lang="en")  # one 3-sentence window, twice
+    passages = index.search("Where is the spare key kept?", top_k=4)
+    texts = [" ".join(p.text.split()) for p in passages]
+    assert texts[0] == repeated
+    assert len(set(texts)) == len(texts) == 4  # its second copy (as good, elsewhere) is not read again
+    assert all(a.end <= b.start or b.end <= a.start for a in passages for b in passages if a is not b)

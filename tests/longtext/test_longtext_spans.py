@@ -2,7 +2,7 @@
 
 import pytest
 
-from mmkit.longtext.spans import locate, tidy_answer
+from mmkit.longtext.spans import locate, number_words, tidy_answer, without_question_words
 
 TEXT = ("Python was created in the early 1990s by Guido van Rossum at CWI.\n"
         "Guido remained Python's principal author.  In 1995, Guido continued his work at CNRI in Reston,\n"
@@ -58,3 +58,24 @@ def test_tidy_answer_keeps_the_first_line_and_inner_periods():
     assert tidy_answer("`U.S.`") == "U.S."
     assert locate("U.S.", "Made in the U.S. by Acme.", [(0, 25)]) == (12, 16)  # an abbreviation keeps its period
     assert tidy_answer("NOT FOUND") == ""
+
+
+def test_a_number_is_found_in_the_words_the_document_writes_it_in():
+    text = "By default the history holds ten entries. 有三种方法将软件包设置为保留。 It waits twenty-one days."
+    regions = [(0, len(text))]
+    assert text[slice(*locate("10", text, regions))] == "ten"
+    assert text[slice(*locate("3", text, regions))] == "三"
+    assert text[slice(*locate("21", text, regions))] == "twenty-one"
+    assert locate("11", text, regions) is None  # no other number is invented
+    assert number_words("2") == ["two", "二", "两"] and number_words("40") == ["forty", "四十"]
+    assert number_words("100") == [] and number_words("3.5") == [] and number_words("v2") == []
+
+
+def test_words_the_question_already_says_are_dropped_from_the_ends_only_to_find_the_span():
+    text = "The minimum version of Windows supported is now Vista."
+    regions = [(0, len(text))]
+    question = "What is the oldest Windows version that is supported?"
+    assert text[slice(*locate("Windows Vista", text, regions, question=question))] == "Vista"
+    assert locate("Windows Vista", text, regions) is None  # without the question nothing is dropped
+    assert locate("Windows XP", text, regions, question=question) is None  # what is left must be in the text
+    assert without_question_words("Windows", "Which Windows?") == "Windows"  # never trimmed to nothing
