@@ -6,7 +6,7 @@
 
 Steps, each in its own module: clean the text and keep a map to the original (cleaning), split it into
 sentences (chunking), retrieve the best sentence windows with BM25, fused by reciprocal rank with a dense
-encoder when one is given (retrieval), let a reader write the answer copied from them or NOT FOUND
+encoder when one is given (retrieval), let a reader write the shortest answer copied from them or NOT FOUND
 (reader), and map what it wrote back to a span of the document (spans). "Not in the document" is the reader's
 decision; an answer that is not text of the passages read is no answer either.
 """

@@ -2,7 +2,7 @@
 
 - :class:`GenerativeReader` (default; Qwen2.5-Coder-1.5B-Instruct, or any hub causal LM by id/path): the
   passages and the question go into the model's chat template (a plain prompt for a model without one) with an
-  instruction to copy the exact answer from the passages or write ``NOT FOUND``; greedy decoding, KV
+  instruction to copy the shortest exact answer from the passages or write ``NOT FOUND``; greedy decoding, KV
   cache, at most ``max_new_tokens`` new tokens, stopping at the first line end. What it writes is only a
   proposal: :func:`mmkit.longtext.spans.locate` maps it back to a span of the document, and text that is not
   there is no answer.
@@ -19,10 +19,9 @@ from transformers import StoppingCriteria, StoppingCriteriaList
 
 NOT_FOUND = "NOT FOUND"
 INSTRUCTION = (
-    "Answer the question using only the passages below. Reply with the exact answer copied word for word "
-    "from the passages, in their language and wording (a name, number, date, command or short phrase; every "
-    f"item when the question asks for several), nothing else. If the passages do not contain the answer, "
-    f"reply {NOT_FOUND}."
+    "Answer the question using only the passages below. Reply with the shortest exact answer copied from "
+    "the passages (a name, number, date, command or short phrase), nothing else. If the passages do not "
+    f"contain the answer, reply {NOT_FOUND}."
 )
 _ALTERNATIVE = "model=None (the embedded reader)"
 
