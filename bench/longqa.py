@@ -160,16 +160,16 @@ def real_bench(qa, rows, limit=None, verbose=False):
         if not golds:  # not in the document: right when nothing is found
             results.append({"id": row["id"], "answer": out["answer"], "written": out.get("written"),
                             "seconds": seconds, "cpu": cpu, "absent": True, "not_found": not out["found"]})
-            continue
-        gold_spans = evidence_locations(document, row["evidence"])
-        results.append({
-            "id": row["id"], "answer": out["answer"], "written": out.get("written"), "gold": golds[0],
-            "seconds": seconds, "cpu": cpu, "absent": False,
-            "em": exact_match(prediction, golds), "f1": token_f1(prediction, golds),
-            "concise": concise_correct(out["answer"], golds),
-            "evidence": overlaps(out["start"], out["end"], gold_spans) if out["found"] else False,
-            "retrieved": any(overlaps(c["start"], c["end"], gold_spans) for c in out["chunks"]),
-        })
+        else:
+            gold_spans = evidence_locations(document, row["evidence"])
+            results.append({
+                "id": row["id"], "answer": out["answer"], "written": out.get("written"), "gold": golds[0],
+                "seconds": seconds, "cpu": cpu, "absent": False,
+                "em": exact_match(prediction, golds), "f1": token_f1(prediction, golds),
+                "concise": concise_correct(out["answer"], golds),
+                "evidence": overlaps(out["start"], out["end"], gold_spans) if out["found"] else False,
+                "retrieved": any(overlaps(c["start"], c["end"], gold_spans) for c in out["chunks"]),
+            })
         if verbose:
             r = results[-1]
             verdict = ("refused" if r["not_found"] else "ANSWERED") if r["absent"] else \
