@@ -109,10 +109,17 @@ class CleanText:
     original: str
     offset_map: ComposedMap
     dropped_lines: int = 0
+    markup: bool = False  # the raw text is an HTML page
 
     def to_original(self, start: int, end: int) -> tuple[int, int]:
         """Cleaned span [start, end) -> the raw span that holds the same words."""
         return self.offset_map.span(start, end)
+
+    def shown(self, start: int, end: int) -> str:
+        """The raw span [start, end) as a reader sees it: an HTML page's tags removed and its character
+        references decoded; any other text exactly as it is."""
+        raw = self.original[start:end]
+        return _MARKUP_RE.sub(_markup_replacement, raw).strip() if self.markup else raw
 
 
 def _apply_edits(text: str, edits: list[tuple[int, int, str]]) -> tuple[str, OffsetMap]:
@@ -143,17 +150,16 @@ def _markup_edits(text: str) -> list[tuple[int, int, str]]:
     made line breaks, character references decoded. None for a text that is not an HTML page."""
     if not _HTML_PAGE_RE.match(text[:2000]):
         return []
-    edits = []
-    for match in _MARKUP_RE.finditer(text):
-        run = match.group()
-        if run.startswith("&"):
-            replacement = html.unescape(run)
-        elif match.group(2) and match.group(2).lower() in _BLOCK_TAGS:
-            replacement = "\n"
-        else:
-            replacement = ""
-        edits.append((match.start(), match.end(), replacement))
-    return edits
+    return [(match.start(), match.end(), _markup_replacement(match)) for match in _MARKUP_RE.finditer(text)]
+
+
+def _markup_replacement(match: re.Match) -> str:
+    """What a browser shows for one markup run: a decoded character, a line break for a block tag, or
+    nothing."""
+    run = match.group()
+    if run.startswith("&"):
+        return html.unescape(run)
+    return "\n" if match.group(2) and match.group(2).lower() in _BLOCK_TAGS else ""
 
 
 def _looks_like_boilerplate(key: str) -> bool:
@@ -244,6 +250,7 @@ def clean(raw: str, drop_boilerplate: bool = True) -> CleanText:
     """Clean ``raw`` and keep the map back to it (see the module docstring)."""
     maps, text, dropped = [], raw, 0
     edits = _markup_edits(text)
+    markup = bool(edits)
     if edits:
         text, offset_map = _apply_edits(text, edits)
         maps.append(offset_map)
@@ -256,4 +263,6 @@ def clean(raw: str, drop_boilerplate: bool = True) -> CleanText:
     for make_edits in (_normalise_edits, _strip_edits):
         text, offset_map = _apply_edits(text, make_edits(text))
         maps.append(offset_map)
-    return CleanText(text=text, original=raw, offset_map=ComposedMap(maps[::-1]), dropped_lines=dropped)
+    return CleanText(
+        text=text, original=raw, offset_map=ComposedMap(maps[::-1]), dropped_lines=dropped, markup=markup
+    )

@@ -120,7 +120,8 @@ class LongTextQA:
         """Answer ``question`` from ``document`` (text, or a .txt/.md/.pdf path; for a PDF every offset refers
         to the text extracted from it, see :func:`read_document`).
 
-        Returns answer (a span of the document, or None when it is not there), found, evidence (the sentence
+        Returns answer (a span of the document, or None when it is not there; texts of an HTML page are given
+        as shown, without tags, while offsets point into the raw page), found, evidence (the sentence
         that holds the answer; without one, the best passage), start/end (the evidence's character offsets in
         the original document), answer_start/answer_end, score (the reader's mean token probability, 0..1),
         lang, written (what the reader wrote), and chunks: the passages read, each {"start", "end", "score",
@@ -150,12 +151,12 @@ class LongTextQA:
             "score": 0.0,
             "lang": index.lang,
             "written": None,
-            "chunks": [_chunk(p, text, to_original) for p in passages],
+            "chunks": [_chunk(p, index.clean) for p in passages],
         }
         if not passages:
             return result
         closest = to_original(passages[0].start, passages[0].end)
-        result.update(evidence=text[slice(*closest)], start=closest[0], end=closest[1])
+        result.update(evidence=index.clean.shown(*closest), start=closest[0], end=closest[1])
         if progress:
             progress("reading")
         span, score = self._read(question, passages, index, max_new_tokens or 32, result)
@@ -166,12 +167,12 @@ class LongTextQA:
         evidence_start, evidence_end = to_original(first[0], max(first[1], last[1], answer_end))
         answer_start, answer_end = to_original(answer_start, answer_end)
         result.update(
-            answer=text[answer_start:answer_end],
+            answer=index.clean.shown(answer_start, answer_end),
             found=True,
             score=score,
             answer_start=answer_start,
             answer_end=answer_end,
-            evidence=text[evidence_start:evidence_end],
+            evidence=index.clean.shown(evidence_start, evidence_end),
             start=evidence_start,
             end=evidence_end,
         )
@@ -207,13 +208,13 @@ def _question_overlap(question: str, index):
     return rank
 
 
-def _chunk(passage: Passage, text: str, to_original) -> dict:
-    start, end = to_original(passage.start, passage.end)
+def _chunk(passage: Passage, clean) -> dict:
+    start, end = clean.to_original(passage.start, passage.end)
     return {
         "start": start,
         "end": end,
         "score": passage.score,
         "bm25": passage.bm25,
         "cosine": passage.cosine,
-        "text": text[start:end],
+        "text": clean.shown(start, end),
     }

@@ -271,3 +271,16 @@ def test_passages_read_neither_overlap_nor_repeat_each_other():
     assert texts[0] == repeated
     assert len(set(texts)) == len(texts) == 4  # its second copy (as good, elsewhere) is not read again
     assert all(a.end <= b.start or b.end <= a.start for a in passages for b in passages if a is not b)
+
+
+def test_an_html_page_is_answered_in_its_shown_words_with_offsets_into_the_markup():
+    page = ("<!DOCTYPE html><html><body><p>APT reads its pinning from preferences.</p>"
+            "<p>The default <code>Pin-Priority</code> of an installed package is <b>100</b> &amp; never less.</p>"
+            "<p>Mirrors are listed in sources.list.</p></body></html>")
+    question = "What is the default pin priority of an installed package?"
+    qa = LongTextQA(encoder=False, reader=AnswerKeyReader(written={question: "Pin-Priority of an installed package is 100"}))
+    out = qa(question, page)
+    assert out["answer"] == "Pin-Priority of an installed package is 100"  # no </code> or <b> inside
+    assert page[out["answer_start"]:out["answer_end"]] == "Pin-Priority</code> of an installed package is <b>100"
+    assert "<" not in out["evidence"] and "&amp;" not in out["evidence"] and "& never less" in out["evidence"]
+    assert all("<" not in chunk["text"] for chunk in out["chunks"])

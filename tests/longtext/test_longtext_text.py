@@ -71,8 +71,13 @@ def test_an_html_page_is_read_as_its_visible_text_with_offsets_into_the_markup()
     assert original == "Pin-Priority</code> is 500"  # the highlight covers the markup between the words
     amp = cleaned.text.index("&")
     assert raw[slice(*cleaned.to_original(amp, amp + 1))] == "&amp;"
+    # what a user is shown of that raw span: the words, not the markup
+    assert cleaned.shown(*cleaned.to_original(start, start + len("Pin-Priority is 500"))) == "Pin-Priority is 500"
+    assert cleaned.shown(*cleaned.to_original(amp - 4, amp + 4)) == "500 & up"
+    assert cleaned.markup and not clean("a <b>c</b>").markup
 
 
 def test_angle_brackets_outside_an_html_page_stay():
     text = "#include <stdio.h>\nif (a < b && c > d) return <b>bold</b>;"
     assert clean(text).text == text
+    assert clean(text).shown(0, len(text)) == text
