@@ -28,7 +28,8 @@ _ZH_DIGITS = "零一二三四五六七八九"
 
 def number_words(answer: str) -> list[str]:
     """Other ways a document writes the whole number ``answer`` (0..99): English words and Chinese numerals,
-    "21" -> ["twenty-one", "twenty one", "二十一"], "2" -> ["two", "二", "两"]; [] for anything else."""
+    "21" -> ["twenty-one", "twenty one", "二十一"], "2" -> ["two", "二", "两"], "1" -> ["one"] only; [] for
+    anything else."""
     if not answer.isascii() or not answer.isdigit() or int(answer) > 99:
         return []
     n = int(answer)
@@ -37,7 +38,9 @@ def number_words(answer: str) -> list[str]:
         english = [_ONES[n]]
     else:
         english = [_TENS[tens]] if ones == 0 else [f"{_TENS[tens]}{sep}{_ONES[ones]}" for sep in "- "]
-    if n < 10:
+    if n == 1:
+        chinese = []  # 一 is inside countless words (一般, 统一, 一样): no evidence that a "1" was copied
+    elif n < 10:
         chinese = [_ZH_DIGITS[n]] + (["两"] if n == 2 else [])
     else:
         chinese = [("" if tens == 1 else _ZH_DIGITS[tens]) + "十" + (_ZH_DIGITS[ones] if ones else "")]

@@ -67,6 +67,7 @@ def test_a_number_is_found_in_the_words_the_document_writes_it_in():
     assert text[slice(*locate("3", text, regions))] == "三"
     assert text[slice(*locate("21", text, regions))] == "twenty-one"
     assert locate("11", text, regions) is None  # no other number is invented
+    assert locate("1", "这是一个统一的设置。", [(0, 10)]) is None  # 一 is in too many words to count as a copied 1
     assert number_words("2") == ["two", "二", "两"] and number_words("40") == ["forty", "四十"]
     assert number_words("100") == [] and number_words("3.5") == [] and number_words("v2") == []
 
