@@ -114,19 +114,18 @@ def chinese_emoji_queries(emoji_names: list[str]) -> dict[str, set[str]]:
     return {zh[name.replace("_", " ")]: {name} for name in emoji_names}
 
 
-def heldout_queries(lang: str) -> dict[str, set[str]]:
-    """The held-out queries of ``lang`` (data/photo_queries, written by a helper from the photos alone, before
-    this bench read them) -> the gallery ids that count as hits (any of the three cheetah photos for a cheetah)."""
-    rows = [json.loads(line) for line in HELDOUT.read_text(encoding="utf-8").splitlines() if line.strip()]
-    subject = {"cheetah": "cheetah", "lion": "lion", "tower": "tower", "china": "palace", "flower": "flower",
-               "grace_hopper": "officer"}
-    return {r["query"]: {k for k, v in PHOTOS.items() if v[2] == subject[r["photo"]]} for r in rows
-            if r["lang"] == lang}
+# the subject (PHOTOS' third field) of each photo the held-out queries name
+HELDOUT_SUBJECT = {"cheetah": "cheetah", "lion": "lion", "tower": "tower", "china": "palace", "flower": "flower",
+                   "grace_hopper": "officer"}
 
 
 def heldout(galleries: dict, models: list) -> None:
-    """Recall on the held-out queries, per model, and per photo for the default model."""
-    queries = {lang: heldout_queries(lang) for lang in ("en", "zh")}
+    """Recall on the held-out queries (data/photo_queries, written by a helper from the photos alone, before this
+    bench read them), per model, and per photo for the default model. A query's hits are every gallery photo of
+    its subject (any of the three cheetah photos for a cheetah)."""
+    rows = [json.loads(line) for line in HELDOUT.read_text(encoding="utf-8").splitlines() if line.strip()]
+    hits = {r["query"]: {k for k, v in PHOTOS.items() if v[2] == HELDOUT_SUBJECT[r["photo"]]} for r in rows}
+    queries = {lang: {r["query"]: hits[r["query"]] for r in rows if r["lang"] == lang} for lang in ("en", "zh")}
     print(f"\nHeld-out queries (data/photo_queries/heldout.jsonl: {len(queries['en'])} English, "
           f"{len(queries['zh'])} Chinese), same galleries:\n")
     print("| model | English R@1 | R@5 | Chinese R@1 | R@5 |\n|---|---|---|---|---|")
@@ -137,11 +136,10 @@ def heldout(galleries: dict, models: list) -> None:
     default = next(label for label in galleries if "the default" in label)
     print(f"\nPer photo, {default}: queries (of 4) whose first hit / top 5 holds the photo\n")
     print("| photo | English @1 | English @5 | Chinese @1 | Chinese @5 |\n|---|---|---|---|---|")
-    rows = [json.loads(line) for line in HELDOUT.read_text(encoding="utf-8").splitlines() if line.strip()]
     for photo in dict.fromkeys(r["photo"] for r in rows):
         cells = []
         for lang in ("en", "zh"):
-            mine = {r["query"]: queries[lang][r["query"]] for r in rows if r["photo"] == photo and r["lang"] == lang}
+            mine = {r["query"]: hits[r["query"]] for r in rows if r["photo"] == photo and r["lang"] == lang}
             found = [[h["id"] for h in galleries[default].search(text, k=5)] for text in mine]
             cells += [str(sum(f[0] in hits for f, hits in zip(found, mine.values()))),
                       str(sum(bool(hits & set(f)) for f, hits in zip(found, mine.values())))]

